@@ -23,13 +23,22 @@ from numba import njit
 
 @njit(cache=True)
 def lindblad_rhs(rho, out, coef, parity_only):
+    """Write d rho/dt into ``out`` (both of shape (Ns, Np, Ns, Np)); returns ``out``."""
     Ns, Np = rho.shape[0], rho.shape[1]
     kappa, f, delta, gsd, gsu, gpd, gpu = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6]
     sq_s = np.sqrt(np.arange(Ns + 2).astype(np.float64))
     sq_p = np.sqrt(np.arange(Np + 1).astype(np.float64))
-    half_k = 0.5 * kappa
-    # Y = -i H_eff rho, on the full array
-    Y = np.empty_like(rho)
+    hk = 0.5 * kappa
+    half_gsd, half_gsu, half_gpd, half_gpu = 0.5 * gsd, 0.5 * gsu, 0.5 * gpd, 0.5 * gpu
+    step = 2 if parity_only else 1
+    # Pass 1: M = -i H_eff rho + J(rho)/2, with J the jump terms; then d rho/dt = M + M^dag.
+    # J is computed with symmetric products (gamma * (sqrt_n * sqrt_m)) so that it is exactly
+    # Hermitian, and M + M^dag is Hermitian to the last bit by construction.  This matters:
+    # the kernel equals the Lindbladian only on Hermitian input, and an anti-Hermitian rounding
+    # residue would grow like exp(gamma N t / 2).
+    M = out  # reuse the output buffer for M, symmetrised in place below
+    if parity_only:
+        M[:] = 0.0
     for n in range(Ns):
         c_up = sq_s[n] * sq_s[n - 1] if n >= 2 else 0.0  # <n| a^dag^2 |n-2>
         c_dn = sq_s[n + 1] * sq_s[n + 2]  # <n| a^2 |n+2>
@@ -39,42 +48,46 @@ def lindblad_rhs(rho, out, coef, parity_only):
             up_p = k + 1 if k + 1 < Np else 0
             gam = gsd * n + gsu * up_s + gpd * k + gpu * up_p
             diag = -1j * delta * n - 0.5 * gam  # -i (delta n - i gam / 2)
-            for m in range(Ns):
-                if parity_only and (n - m) % 2 != 0:
-                    for l in range(Np):
-                        Y[n, k, m, l] = 0.0
-                    continue
+            a_up = hk * c_up * sq_p[k + 1] if (n >= 2 and k + 1 < Np) else 0.0
+            a_dn = hk * c_dn * sq_p[k] if (n + 2 < Ns and k >= 1) else 0.0
+            d_up = f * sq_p[k] if k >= 1 else 0.0
+            d_dn = f * sq_p[k + 1] if k + 1 < Np else 0.0
+            for m in range(n % step, Ns, step):
+                js_d = half_gsd * (sq_s[n + 1] * sq_s[m + 1]) if (n + 1 < Ns and m + 1 < Ns) else 0.0
+                js_u = half_gsu * (sq_s[n] * sq_s[m]) if (n >= 1 and m >= 1) else 0.0
                 for l in range(Np):
                     acc = diag * rho[n, k, m, l]
-                    # -i * i(kappa/2) = kappa/2 ; H_c = i(k/2)(a^dag^2 b - a^2 b^dag)
-                    if n >= 2 and k + 1 < Np:
-                        acc += half_k * c_up * sq_p[k + 1] * rho[n - 2, k + 1, m, l]
-                    if n + 2 < Ns and k >= 1:
-                        acc -= half_k * c_dn * sq_p[k] * rho[n + 2, k - 1, m, l]
-                    # -i * i f (b^dag - b) = f (b^dag - b)
-                    if k >= 1:
-                        acc += f * sq_p[k] * rho[n, k - 1, m, l]
-                    if k + 1 < Np:
-                        acc -= f * sq_p[k + 1] * rho[n, k + 1, m, l]
-                    Y[n, k, m, l] = acc
-    for n in range(Ns):
-        for k in range(Np):
-            for m in range(Ns):
-                if parity_only and (n - m) % 2 != 0:
-                    for l in range(Np):
-                        out[n, k, m, l] = 0.0
-                    continue
-                for l in range(Np):
-                    acc = Y[n, k, m, l] + np.conj(Y[m, l, n, k])
-                    if n + 1 < Ns and m + 1 < Ns:
-                        acc += gsd * sq_s[n + 1] * sq_s[m + 1] * rho[n + 1, k, m + 1, l]
-                    if gsu != 0.0 and n >= 1 and m >= 1:
-                        acc += gsu * sq_s[n] * sq_s[m] * rho[n - 1, k, m - 1, l]
+                    # -i * H_c with H_c = i (kappa/2)(a^dag^2 b - a^2 b^dag)
+                    if a_up != 0.0:
+                        acc += a_up * rho[n - 2, k + 1, m, l]
+                    if a_dn != 0.0:
+                        acc -= a_dn * rho[n + 2, k - 1, m, l]
+                    # -i * H_d with H_d = i f (b^dag - b)
+                    if d_up != 0.0:
+                        acc += d_up * rho[n, k - 1, m, l]
+                    if d_dn != 0.0:
+                        acc -= d_dn * rho[n, k + 1, m, l]
+                    if js_d != 0.0:
+                        acc += js_d * rho[n + 1, k, m + 1, l]
+                    if js_u != 0.0:
+                        acc += js_u * rho[n - 1, k, m - 1, l]
                     if k + 1 < Np and l + 1 < Np:
-                        acc += gpd * sq_p[k + 1] * sq_p[l + 1] * rho[n, k + 1, m, l + 1]
-                    if gpu != 0.0 and k >= 1 and l >= 1:
-                        acc += gpu * sq_p[k] * sq_p[l] * rho[n, k - 1, m, l - 1]
-                    out[n, k, m, l] = acc
+                        acc += half_gpd * (sq_p[k + 1] * sq_p[l + 1]) * rho[n, k + 1, m, l + 1]
+                    if half_gpu != 0.0 and k >= 1 and l >= 1:
+                        acc += half_gpu * (sq_p[k] * sq_p[l]) * rho[n, k - 1, m, l - 1]
+                    M[n, k, m, l] = acc
+    # Pass 2: out = M + M^dag in place over the (Ns Np) x (Ns Np) matrix view.
+    D = Ns * Np
+    A = M.reshape(D, D)
+    for i in range(D):
+        n = i // Np
+        A[i, i] = 2.0 * A[i, i].real
+        for j in range(i + 1, D):
+            if parity_only and (j // Np - n) % 2 != 0:
+                continue
+            s = A[i, j] + np.conj(A[j, i])
+            A[i, j] = s
+            A[j, i] = np.conj(s)
     return out
 
 

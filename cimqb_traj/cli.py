@@ -1,0 +1,220 @@
+"""Command line: ``cimqb-traj charge`` and ``cimqb-traj discharge`` at the paper's defaults.
+
+Bad input exits with code 2 and one line on stderr naming the parameter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+from .params import BatteryParams, LoadParams
+
+METHODS = ("exact",)
+
+# parameter name -> command-line option, for error messages
+_OPTION = {
+    "kappa": "--kappa", "gamma_s": "--gamma-s", "gamma_p": "--gamma-p", "F": "--F", "delta": "--delta",
+    "nth_s": "--nth-s", "nth_p": "--nth-p", "Ns": "--ns", "Np": "--np", "t_off": "--t-off",
+    "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a",
+    "t_end": "--t-end", "dt_out": "--dt-out", "t0": "--t0",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _model_args(p: argparse.ArgumentParser, discharge: bool):
+    d = BatteryParams()
+    g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
+    g.add_argument("--kappa", type=_real, default=d.kappa, help="nonlinear coupling (0.5)")
+    g.add_argument("--gamma-s", type=_real, default=d.gamma_s, help="signal decay rate (1)")
+    g.add_argument("--gamma-p", type=_real, default=d.gamma_p, help="pump decay rate (16)")
+    g.add_argument("--F", type=_real, default=d.F, help="pump amplitude F_p/sqrt(gamma_s) (3.0)")
+    g.add_argument("--delta", type=_real, default=d.delta, help="signal detuning (0)")
+    g.add_argument("--nth-s", type=_real, default=d.nth_s, help="signal bath occupation (0)")
+    g.add_argument("--nth-p", type=_real, default=d.nth_p, help="pump bath occupation (0)")
+    g.add_argument("--ns", type=int, default=d.Ns, help="signal Fock dimension (32)")
+    g.add_argument("--np", type=int, default=d.Np, help="pump Fock dimension (9)")
+    if discharge:
+        g.add_argument("--t0", type=_real, default=10.0, help="charging time, pump off and load on (10)")
+        g.add_argument("--g", type=_real, default=1.0, help="battery-load coupling (1.0)")
+        g.add_argument("--gamma-a", type=_real, default=0.1, help="load decay rate (0.1)")
+        g.add_argument("--omega-s", type=_real, default=100.0, help="signal frequency (100)")
+        g.add_argument("--omega-a", type=_real, default=100.0, help="load frequency; omega_a - omega_s is the load detuning (100)")
+        g.add_argument("--t-end", type=_real, default=10.0, help="discharge duration after t0 (10)")
+        g.add_argument("--dt-out", type=_real, default=0.05, help="output step (0.05)")
+    else:
+        g.add_argument("--t-end", type=_real, default=40.0, help="final time (40)")
+        g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
+        g.add_argument("--dt-out", type=_real, default=0.1, help="output step (0.1)")
+    r = p.add_argument_group("run")
+    r.add_argument("--method", choices=METHODS, default="exact", help="solver (exact: Lindblad master equation)")
+    r.add_argument("--engine", choices=("fast", "qutip"), default="fast",
+                   help="exact solver engine: fast (default) or qutip.mesolve (reference)")
+    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cimqb-traj", description="DOPO quantum battery (coherent Ising machine spin)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)"), discharge=False)
+    _model_args(sub.add_parser("discharge", help="discharge into a two-level load"), discharge=True)
+    return parser
+
+
+def _grid(t_end: float, dt: float) -> np.ndarray:
+    if not math.isfinite(t_end) or t_end <= 0:
+        raise ValueError(f"t_end must be finite and > 0, got {t_end}")
+    if not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt_out must be finite and > 0, got {dt}")
+    n = int(round(t_end / dt))
+    if n > 10**6:
+        raise ValueError(f"dt_out gives {n} output times; use a larger step")
+    return np.linspace(0.0, n * dt, n + 1) if abs(n * dt - t_end) < 1e-9 * t_end else np.append(np.arange(n + 1) * dt, t_end)
+
+
+def _battery(a) -> BatteryParams:
+    return BatteryParams(
+        kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=a.F, delta=a.delta, nth_s=a.nth_s,
+        nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=getattr(a, "t_off", None),
+    )
+
+
+def _check_out(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out: cannot write to {path!r} ({e.strerror or e})") from None
+
+
+def _floats(x) -> list:
+    return [float(v) for v in np.asarray(x)]
+
+
+def _charge(a) -> int:
+    from . import exact
+
+    p = _battery(a)
+    t = _grid(a.t_end, a.dt_out)
+    res = exact.charge(p, t, engine=a.engine, progress=False if a.no_progress else None)
+    if a.out:
+        from .plotting import plot_charge
+
+        res.save(os.path.join(a.out, "charge.h5"))
+        plot_charge(res, os.path.join(a.out, "charge.png"))
+    if a.json:
+        json.dump({"params": p.to_dict(), "method": a.method, "t": _floats(res.t), "W": _floats(res.W),
+                   "W_c": _floats(res.W_c), "W_i": _floats(res.W_i), "energy": _floats(res.energy)}, sys.stdout)
+        print()
+    else:
+        i_c = int(np.argmax(res.W_c))
+        P = res.power
+        i_p = int(np.nanargmax(P)) if np.any(np.isfinite(P)) else 0
+        print(f"charge ({a.method}, {a.engine}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
+              f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
+        print(f"  at t={res.t[-1]:g}: W={res.W[-1]:.6g}  W_c={res.W_c[-1]:.6g}  W_i={res.W_i[-1]:.6g}  "
+              f"energy={res.energy[-1]:.6g}  (units of omega_s)")
+        print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
+        print(f"  truncation: max population of top level  signal {res.tail_s.max():.2e}, pump {res.tail_p.max():.2e}")
+        if a.out:
+            print(f"  wrote {os.path.join(a.out, 'charge.h5')} and charge.png")
+    return 0
+
+
+def _discharge(a) -> int:
+    from . import exact
+
+    p = _battery(a)
+    load = LoadParams(g=a.g, gamma_a=a.gamma_a, omega_s=a.omega_s, omega_a=a.omega_a)
+    if not math.isfinite(a.t0) or a.t0 < 0:
+        raise ValueError(f"t0 must be finite and >= 0, got {a.t0}")
+    t = _grid(a.t_end, a.dt_out)
+    res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None)
+    if a.out:
+        from .plotting import plot_discharge
+
+        res.save(os.path.join(a.out, "discharge.h5"))
+        plot_discharge(res, os.path.join(a.out, "discharge.png"))
+    if a.json:
+        params = {**p.to_dict(), **{k: v for k, v in load.to_dict().items()}, "t0": a.t0}
+        params["omega_s_charge"] = p.omega_s
+        params["omega_s"] = load.omega_s
+        json.dump({"params": params, "method": a.method, "t": _floats(res.t), "kappa_s": _floats(res.kappa_s),
+                   "kappa_a": _floats(res.kappa_a), "W_s": _floats(res.W_s), "W_a": _floats(res.W_a)}, sys.stdout)
+        print()
+    else:
+        i = int(np.argmax(res.kappa_a))
+        first = _first_max(res.kappa_a)
+        print(f"discharge ({a.method}) from t0={a.t0:g}: g={load.g:g} gamma_a={load.gamma_a:g} "
+              f"omega_s={load.omega_s:g} omega_a={load.omega_a:g}")
+        print(f"  battery at t0: kappa_s={res.kappa_s[0]:.6g} (W_s={res.W_s[0]:.6g})")
+        print(f"  load: first maximum kappa_a={res.kappa_a[first]:.6g} at t-t0={res.t[first]:g};"
+              f"  overall max {res.kappa_a[i]:.6g} at t-t0={res.t[i]:g}")
+        if a.out:
+            print(f"  wrote {os.path.join(a.out, 'discharge.h5')} and discharge.png")
+    return 0
+
+
+def _first_max(y) -> int:
+    """Index of the first local maximum of a sampled curve (the last point if none)."""
+    y = np.asarray(y)
+    idx = np.nonzero((y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:]))[0]
+    return int(idx[0] + 1) if idx.size else int(np.argmax(y))
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        a = parser.parse_args(argv)
+        if a.out:
+            _check_out(a.out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return {"charge": _charge, "discharge": _discharge}[a.command](a)
+    except UsageError as e:
+        print(f"cimqb-traj: error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        msg = str(e)
+        name = msg.split(" ", 1)[0]
+        opt = _OPTION.get(name)
+        print(f"cimqb-traj: error: {opt + ': ' if opt else ''}{msg}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # TruncationError and solver failures: one line, no traceback
+        from .exact import TruncationError
+
+        opt = "--ns/--np: " if isinstance(e, TruncationError) else ""
+        print(f"cimqb-traj: error: {opt}{e}", file=sys.stderr)
+        return 2 if opt else 1
+    except KeyboardInterrupt:
+        print("cimqb-traj: interrupted; no output file was left half-written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

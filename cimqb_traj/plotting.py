@@ -1,0 +1,63 @@
+"""Plots of charging and discharging results (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .results import atomic_path  # noqa: E402
+
+__all__ = ["plot_charge", "plot_discharge"]
+
+
+def _errband(ax, t, y, err, **kw):
+    line = ax.plot(t, y, **kw)[0]
+    if err is not None:
+        ax.fill_between(t, y - err, y + err, color=line.get_color(), alpha=0.25, lw=0)
+
+
+def plot_charge(result, path) -> None:
+    """W, W_c, W_i and the energy versus time (paper Figs. 3-4), and the power W/t (Fig. 6)."""
+    fig, (ax, axp) = plt.subplots(1, 2, figsize=(10, 4))
+    t = result.t
+    err = getattr(result, "W_err", None)
+    _errband(ax, t, result.W, err, label="W", color="C3")
+    _errband(ax, t, result.W_c, getattr(result, "W_c_err", None), label="W_c (coherent)", ls=":", color="C0")
+    _errband(ax, t, result.W_i, getattr(result, "W_i_err", None), label="W_i (incoherent)", ls="--", color="C2")
+    ax.plot(t, result.energy, label="energy", color="0.5", lw=0.8)
+    if result.params.t_off is not None:
+        ax.axvline(result.params.t_off, color="k", lw=0.5, ls="-.")
+    ax.set_xlabel(r"$\gamma_s t$")
+    ax.set_ylabel(r"$W/\omega_s$")
+    p = result.params
+    ax.set_title(f"{result.method}: F={p.F:g}, kappa={p.kappa:g}, gamma_p={p.gamma_p:g}, Ns={p.Ns}, Np={p.Np}",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    axp.plot(t, result.power, color="C4")
+    axp.set_xlabel(r"$\gamma_s t$")
+    axp.set_ylabel(r"$P = W/t$")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_discharge(result, path) -> None:
+    """Normalised ergotropies kappa_s and kappa_a versus time (paper Figs. 8-9)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(result.t, result.kappa_s, color="C3")
+    a2.plot(result.t, result.kappa_a, color="C0")
+    a1.set_ylabel(r"$\kappa_s = W_s/\omega_s$")
+    a2.set_ylabel(r"$\kappa_a = W_a/\omega_a$")
+    for a in (a1, a2):
+        a.set_xlabel(r"$\gamma_s (t - t_0)$")
+    fig.suptitle(f"discharge: g={result.load.g:g}, gamma_a={result.load.gamma_a:g}, t0={result.t0:g}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig, path):
+    path = str(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.rsplit(".", 1)[-1])
+    plt.close(fig)

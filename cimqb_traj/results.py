@@ -1,0 +1,198 @@
+"""Immutable result objects, saved to and loaded from HDF5 without pickle.
+
+A file holds one group of datasets (the arrays of the result) and, as attributes, the method,
+the solver options and every model parameter, so ``h5py`` or any HDF5 reader opens it without
+this package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+from .ergotropy import average_power
+from .params import BatteryParams, LoadParams
+
+__all__ = ["ChargeResult", "DischargeResult", "atomic_path", "load"]
+
+
+class atomic_path:
+    """Context manager yielding a temporary path next to ``path``, renamed onto it on success.
+
+    A run that fails or is interrupted leaves no half-written file behind.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def __enter__(self):
+        d = os.path.dirname(os.path.abspath(self.path))
+        fd, self.tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(self.path))
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        return False
+
+
+def _attr(v):
+    return "none" if v is None else v
+
+
+@dataclass(frozen=True)
+class _Result:
+    params: BatteryParams
+    t: np.ndarray
+    method: str
+    options: dict = field(default_factory=dict)
+
+    _arrays: ClassVar[tuple] = ()
+
+    def _write(self, h5, extra_attrs=()):
+        import h5py  # noqa: F401  (imported for the error message if missing)
+
+        for name in self._arrays:
+            h5.create_dataset(name, data=getattr(self, name), compression="gzip")
+        h5.attrs["kind"] = type(self).__name__
+        h5.attrs["method"] = self.method
+        h5.attrs["options"] = json.dumps(self.options)
+        for k, v in self.params.to_dict().items():
+            h5.attrs[k] = _attr(v)
+        for k, v in extra_attrs:
+            h5.attrs[k] = _attr(v)
+
+    def save(self, path) -> None:
+        """Write an HDF5 file (atomically: nothing is left behind if writing fails)."""
+        import h5py
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+            self._write(h5)
+
+
+def _params_from_attrs(attrs, cls):
+    kw = {}
+    for f in fields(cls):
+        if f.name in attrs:
+            v = attrs[f.name]
+            v = v.item() if hasattr(v, "item") else v
+            kw[f.name] = None if (isinstance(v, str) and v == "none") else v
+    return cls(**kw)
+
+
+@dataclass(frozen=True)
+class ChargeResult(_Result):
+    """Charging dynamics: the reduced signal state and its ergotropy on the output grid.
+
+    Energies and ergotropies are in units of gamma_s with ladder n * params.omega_s
+    (omega_s = 1: photon numbers).  ``n_p`` is the pump photon number, ``tail_s`` / ``tail_p``
+    the populations of the highest Fock level kept (truncation diagnostics).
+    """
+
+    rho_s: np.ndarray = None
+    energy: np.ndarray = None
+    W: np.ndarray = None
+    W_c: np.ndarray = None
+    W_i: np.ndarray = None
+    n_p: np.ndarray = None
+    tail_s: np.ndarray = None
+    tail_p: np.ndarray = None
+    _arrays: ClassVar[tuple] = ("t", "rho_s", "energy", "W", "W_c", "W_i", "n_p", "tail_s", "tail_p")
+
+    @property
+    def power(self) -> np.ndarray:
+        """Average charging power P = W/t (NaN at t = 0)."""
+        return average_power(self.t, self.W)
+
+    def states(self):
+        """The reduced signal states as a list of ``qutip.Qobj``."""
+        import qutip
+
+        return [qutip.Qobj(r) for r in self.rho_s]
+
+    def __repr__(self):
+        return (
+            f"ChargeResult(method={self.method!r}, Ns={self.params.Ns}, Np={self.params.Np}, "
+            f"F={self.params.F}, t=[{self.t[0]:g}..{self.t[-1]:g}] ({len(self.t)} pts), "
+            f"W(t_end)={self.W[-1]:.6g})"
+        )
+
+    @classmethod
+    def _read(cls, h5):
+        arrays = {k: h5[k][()] for k in cls._arrays}
+        return cls(
+            params=_params_from_attrs(h5.attrs, BatteryParams),
+            method=str(h5.attrs["method"]),
+            options=json.loads(h5.attrs["options"]),
+            **arrays,
+        )
+
+
+@dataclass(frozen=True)
+class DischargeResult(_Result):
+    """Discharge into a two-level load; t is the time since the load was connected (at t0).
+
+    ``W_s``, ``W_a``: ergotropies of the battery and of the load in units of gamma_s (ladders
+    n omega_s and (0, omega_a)); ``kappa_s = W_s / omega_s``, ``kappa_a = W_a / omega_a``.
+    """
+
+    load: LoadParams = None
+    t0: float = 0.0
+    rho_s: np.ndarray = None
+    rho_a: np.ndarray = None
+    W_s: np.ndarray = None
+    W_a: np.ndarray = None
+    _arrays: ClassVar[tuple] = ("t", "rho_s", "rho_a", "W_s", "W_a")
+
+    @property
+    def kappa_s(self):
+        return self.W_s / self.load.omega_s
+
+    @property
+    def kappa_a(self):
+        return self.W_a / self.load.omega_a
+
+    def save(self, path) -> None:
+        import h5py
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+            self._write(h5, [("t0", self.t0)] + [(f"load_{k}", v) for k, v in self.load.to_dict().items()])
+            h5.create_dataset("kappa_s", data=self.kappa_s)
+            h5.create_dataset("kappa_a", data=self.kappa_a)
+
+    def __repr__(self):
+        return (
+            f"DischargeResult(method={self.method!r}, g={self.load.g}, t0={self.t0}, "
+            f"max kappa_a={np.max(self.kappa_a):.4g})"
+        )
+
+    @classmethod
+    def _read(cls, h5):
+        arrays = {k: h5[k][()] for k in cls._arrays}
+        load_kw = {k[5:]: h5.attrs[k].item() for k in h5.attrs if k.startswith("load_")}
+        return cls(
+            params=_params_from_attrs(h5.attrs, BatteryParams),
+            method=str(h5.attrs["method"]),
+            options=json.loads(h5.attrs["options"]),
+            load=LoadParams(**load_kw),
+            t0=float(h5.attrs["t0"]),
+            **arrays,
+        )
+
+
+def load(path):
+    """Read a result written by ``save``."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        kind = h5.attrs["kind"]
+        cls = {"ChargeResult": ChargeResult, "DischargeResult": DischargeResult}[kind]
+        return cls._read(h5)
