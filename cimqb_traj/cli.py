@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)"), discharge=False)
     _model_args(sub.add_parser("discharge", help="discharge into a two-level load"), discharge=True)
+    rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md")
+    rep.add_argument("--only", help="comma-separated results, e.g. fig3,fig8 (default: all)")
+    rep.add_argument("--out", metavar="DIR", default="reproduction", help="output folder (reproduction)")
+    rep.add_argument("--n-jobs", type=int, default=-1, help="parallel processes (-1: all cores)")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -180,6 +185,20 @@ def _discharge(a) -> int:
     return 0
 
 
+def _reproduce(a) -> int:
+    from .paper import RESULTS, reproduce
+
+    only = [x.strip() for x in a.only.split(",") if x.strip()] if a.only else None
+    bad = [x for x in only or [] if x not in RESULTS]
+    if bad:
+        raise UsageError(f"--only: unknown result(s) {', '.join(bad)}; choose from {', '.join(RESULTS)}")
+    if a.n_jobs == 0 or a.n_jobs < -1:
+        raise UsageError(f"--n-jobs: must be a positive number or -1, got {a.n_jobs}")
+    summary = reproduce(only, a.out, n_jobs=a.n_jobs, progress=False if a.no_progress else None)
+    print(f"wrote {len(summary)} results, summary.json and REPORT.md to {a.out}")
+    return 0
+
+
 def _first_max(y) -> int:
     """Index of the first local maximum of a sampled curve (the last point if none)."""
     y = np.asarray(y)
@@ -195,7 +214,7 @@ def main(argv=None) -> int:
             _check_out(a.out)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            return {"charge": _charge, "discharge": _discharge}[a.command](a)
+            return {"charge": _charge, "discharge": _discharge, "reproduce": _reproduce}[a.command](a)
     except UsageError as e:
         print(f"cimqb-traj: error: {e}", file=sys.stderr)
         return 2

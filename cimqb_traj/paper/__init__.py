@@ -1,0 +1,6 @@
+"""Reproduction of the paper's figures and numbers (``cimqb-traj reproduce``)."""
+
+from .figures import PAPER, RESULTS
+from .reproduce import reproduce
+
+__all__ = ["reproduce", "RESULTS", "PAPER"]
