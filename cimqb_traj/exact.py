@@ -125,10 +125,17 @@ def _run_fast(p, rho4, t, rtol, atol, bar):
             if tt in t_seg:
                 Y[i_out] = y
                 i_out += 1
-    states = np.empty((len(t), p.Ns, p.Np, p.Ns, p.Np), complex)
+    full = np.empty((p.Ns, p.Np, p.Ns, p.Np), complex)  # one buffer: memory stays O(1) in len(t)
+    reduced = []
     for i in range(len(t)):
-        kernel.unpack(Y[i], states[i], lay)
-    return states
+        kernel.unpack(Y[i], full, lay)
+        reduced.append(_reduce(full))
+    return [np.array(x) for x in zip(*reduced)]
+
+
+def _reduce(full: np.ndarray):
+    """(rho_s, rho_p) of one state of shape (Ns, Np, Ns, Np)."""
+    return np.einsum("nkmk->nm", full), np.einsum("nknl->kl", full)
 
 
 def _run_qutip(p, rho4, t, rtol, atol, bar):
@@ -143,10 +150,10 @@ def _run_qutip(p, rho4, t, rtol, atol, bar):
             options={"store_states": True, "atol": atol, "rtol": rtol, "nsteps": 100000},
         )
         keep = np.isin(grid, t_seg)
-        states.extend(s.full() for s, k in zip(res.states, keep) if k)
+        states.extend(_reduce(s.full().reshape(p.Ns, p.Np, p.Ns, p.Np)) for s, k in zip(res.states, keep) if k)
         rho = res.states[-1]
         bar.update(b - a)
-    return np.array(states).reshape(len(t), p.Ns, p.Np, p.Ns, p.Np)
+    return [np.array(x) for x in zip(*states)]
 
 
 def _check_truncation(tail_s, tail_p, trunc_tol):
@@ -201,14 +208,12 @@ def charge(
     run = _run_fast if engine == "fast" else _run_qutip
     with tqdm(total=float(t[-1] - t[0]), disable=progress is False if progress is not None else None,
               delay=2.0, unit="t", desc=f"charge F={params.F:g}", leave=False) as bar:
-        states = run(params, rho4, t, rtol, atol, bar)
-    return _result(params, t, states, trunc_tol, "exact", {"engine": engine, "rtol": rtol, "atol": atol})
+        rho_s, rho_p = run(params, rho4, t, rtol, atol, bar)
+    return _result(params, t, rho_s, rho_p, trunc_tol, "exact", {"engine": engine, "rtol": rtol, "atol": atol})
 
 
-def _result(params, t, states, trunc_tol, method, options) -> ChargeResult:
-    """Reduce full states (T, Ns, Np, Ns, Np) to the signal state, ergotropy and diagnostics."""
-    rho_s = np.einsum("tnkmk->tnm", states)
-    rho_p = np.einsum("tnknl->tkl", states)
+def _result(params, t, rho_s, rho_p, trunc_tol, method, options) -> ChargeResult:
+    """The signal state's ergotropy and the truncation diagnostics, from the reduced states."""
     tail_s, tail_p = rho_s[:, -1, -1].real, rho_p[:, -1, -1].real
     _check_truncation(tail_s, tail_p, trunc_tol)
     parts = ergotropy_parts(rho_s, ladder(params.Ns, params.omega_s))
@@ -228,8 +233,8 @@ def steady_state(
     """
     from .steady import steady_state as _solve
 
-    rho = _solve(params, method=method).reshape(1, params.Ns, params.Np, params.Ns, params.Np)
-    return _result(params, np.array([np.inf]), rho, trunc_tol, "exact-steady", {"method": method})
+    rho_s, rho_p = _reduce(_solve(params, method=method).reshape(params.Ns, params.Np, params.Ns, params.Np))
+    return _result(params, np.array([np.inf]), rho_s[None], rho_p[None], trunc_tol, "exact-steady", {"method": method})
 
 
 def discharge(
