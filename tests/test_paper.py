@@ -27,6 +27,13 @@ def test_cache_hits_return_the_same_run():
     cache.cached_charge(p.replace(F=1.1), t)  # another parameter, another entry
     cache.cached_charge(p, t[:-1])  # another grid, another entry
     assert len(list(cache.cache_dir().iterdir())) == 3
+    from cimqb_traj.params import LoadParams
+
+    d1 = cache.cached_discharge(p, LoadParams(g=0.7), t, t0=1.0, source=a)
+    d2 = cache.cached_discharge(p, LoadParams(g=0.7), t, t0=1.0, source=a)
+    d3 = cache.cached_discharge(p, LoadParams(g=0.9), t, t0=1.0, source=a)
+    assert len(list(cache.cache_dir().iterdir())) == 5
+    assert np.array_equal(d1.kappa_a, d2.kappa_a) and not np.array_equal(d1.kappa_a, d3.kappa_a)
 
 
 def test_report_flags_deviations_above_five_percent():

@@ -16,7 +16,7 @@ import numpy as np
 from .. import __version__, exact
 from ..results import load
 
-__all__ = ["cache_dir", "cached_charge", "cached_steady_state"]
+__all__ = ["cache_dir", "cached_charge", "cached_steady_state", "cached_discharge"]
 
 
 def cache_dir() -> Path:
@@ -54,3 +54,15 @@ def cached_charge(params, t, **options):
 
 def cached_steady_state(params, **options):
     return _cached("steady", params, np.array([np.inf]), lambda: exact.steady_state(params, **options), **options)
+
+
+def cached_discharge(params, load, t, *, t0, source):
+    """``exact.discharge`` from the signal state of the (cached) run ``source`` at ``t0``.
+
+    The key holds the charging run's parameters and grid, so the same source state always
+    maps to the same entry.
+    """
+    t = np.asarray(t, dtype=float)
+    rho_s0 = source.rho_s[int(np.argmin(abs(source.t - t0)))]
+    return _cached("discharge", params, t, lambda: exact.discharge(params, load, t, t0=t0, rho_s0=rho_s0),
+                   load=load.to_dict(), t0=t0, source_t=_key("grid", source.params, source.t))

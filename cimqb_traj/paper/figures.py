@@ -15,7 +15,7 @@ from scipy.stats import linregress
 from ..ergotropy import tls_amplitude_damping
 from ..params import BatteryParams, LoadParams
 from .. import exact
-from .cache import cached_charge, cached_steady_state
+from .cache import cached_charge, cached_discharge, cached_steady_state
 
 T = np.round(np.arange(401) * 0.1, 10)  # 0..40, the paper's charging window
 BASE = BatteryParams()
@@ -187,12 +187,11 @@ def fig7():
 
 def _discharge_fig(t0):
     r = compute(runs("fig8")[0])
-    rho_s0 = r.rho_s[int(np.argmin(abs(r.t - t0)))]
     t = np.round(np.arange(1001) * 0.01, 10)
     out, kmax, tfirst = {}, [], []
     curves_s, curves_a = {}, {}
     for g in G_DISCHARGE:
-        d = exact.discharge(BASE, LoadParams(g=g), t, t0=t0, rho_s0=rho_s0)
+        d = cached_discharge(BASE, LoadParams(g=g), t, t0=t0, source=r)
         i = _first_max(d.kappa_a)
         kmax.append(float(d.kappa_a.max()))
         tfirst.append(float(d.t[i]))
@@ -233,8 +232,7 @@ def _headline(r):
     out = {"W(40)": float(r.W[-1]), "Wc_peak": float(r.W_c[i]), "t_Wc_peak": float(r.t[i]),
            "P_max": float(np.nanmax(r.power))}
     for t0, key in ((10.0, "fig8 kappa_a_max"), (30.0, "fig9 kappa_a_max")):
-        rho = r.rho_s[int(np.argmin(abs(r.t - t0)))]
-        d = exact.discharge(r.params, LoadParams(g=1.7), np.round(np.arange(301) * 0.01, 10), rho_s0=rho)
+        d = cached_discharge(r.params, LoadParams(g=1.7), np.round(np.arange(301) * 0.01, 10), t0=t0, source=r)
         out[key] = float(d.kappa_a.max())
     return out
 
