@@ -33,7 +33,7 @@ def test_cache_hits_return_the_same_run():
     d2 = cache.cached_discharge(p, LoadParams(g=0.7), t, t0=1.0, source=a)
     d3 = cache.cached_discharge(p, LoadParams(g=0.9), t, t0=1.0, source=a)
     assert len(list(cache.cache_dir().iterdir())) == 5
-    assert np.array_equal(d1.kappa_a, d2.kappa_a) and not np.array_equal(d1.kappa_a, d3.kappa_a)
+    assert np.array_equal(d1.rho_a, d2.rho_a) and not np.array_equal(d1.rho_a, d3.rho_a)
 
 
 def test_report_flags_deviations_above_five_percent():
