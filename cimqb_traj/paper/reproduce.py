@@ -37,6 +37,7 @@ def _plot(name, panels, out):
         for label, y in curves.items():
             ax.plot(x, y, label=label, marker="o" if len(x) < 30 else None)
         ax.set_title(title, fontsize=9)
+        ax.set_xlabel(r"$\gamma_s t$" if len(x) > 30 else "F")
         ax.legend(fontsize=7)
     fig.suptitle(name)
     fig.tight_layout()
