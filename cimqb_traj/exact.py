@@ -107,8 +107,8 @@ def _run_fast(p, rho4, t, rtol, atol, bar):
     kernel.pack(rho4, y, lay)
     W = kernel.work_array(lay)
     K = kernel.dopri5_work(lay)
-    Y = np.empty((len(t), y.size))
-    i_out = 0
+    full = np.empty((p.Ns, p.Np, p.Ns, p.Np), complex)  # one buffer: memory stays O(1) in len(t)
+    reduced = []
     for a, b, F, t_seg in _segments(p, t):
         coef = coefficients(p, F)
         C = kernel.column_coefficients(lay, coef)
@@ -123,13 +123,8 @@ def _run_fast(p, rho4, t, rtol, atol, bar):
                 ta = tt
                 bar.update(tt - t[0] - bar.n)
             if tt in t_seg:
-                Y[i_out] = y
-                i_out += 1
-    full = np.empty((p.Ns, p.Np, p.Ns, p.Np), complex)  # one buffer: memory stays O(1) in len(t)
-    reduced = []
-    for i in range(len(t)):
-        kernel.unpack(Y[i], full, lay)
-        reduced.append(_reduce(full))
+                kernel.unpack(y, full, lay)
+                reduced.append(_reduce(full))
     return [np.array(x) for x in zip(*reduced)]
 
 
