@@ -166,9 +166,7 @@ def _discharge(a) -> int:
         res.save(os.path.join(a.out, "discharge.h5"))
         plot_discharge(res, os.path.join(a.out, "discharge.png"))
     if a.json:
-        params = {**p.to_dict(), **{k: v for k, v in load.to_dict().items()}, "t0": a.t0}
-        params["omega_s_charge"] = p.omega_s
-        params["omega_s"] = load.omega_s
+        params = {"battery": p.to_dict(), "load": load.to_dict(), "t0": a.t0}
         json.dump({"params": params, "method": a.method, "t": _floats(res.t), "kappa_s": _floats(res.kappa_s),
                    "kappa_a": _floats(res.kappa_a), "W_s": _floats(res.W_s), "W_a": _floats(res.W_a)}, sys.stdout)
         print()

@@ -34,6 +34,8 @@ def test_charge_json_round_trip(capsys):
 def test_discharge_json_round_trip(capsys):
     out = run_json(capsys, ["discharge", *SMALL, "--t0", "2", "--g", "0.8", "--t-end", "1", "--dt-out", "0.25"])
     assert set(out) >= {"params", "t", "kappa_s", "kappa_a", "W_s", "W_a"}
+    assert LoadParams(**out["params"]["load"]) == LoadParams(g=0.8) and out["params"]["t0"] == 2.0
+    assert BatteryParams(**out["params"]["battery"]).kappa == 0.7
     api = exact.discharge(BatteryParams(Ns=10, Np=7, F=1.2, kappa=0.7, gamma_p=6.0), LoadParams(g=0.8),
                           out["t"], t0=2.0)
     assert np.allclose(out["kappa_a"], api.kappa_a, atol=1e-12)
