@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from .params import BatteryParams, LoadParams
+from .results import first_max
 
 METHODS = ("exact",)
 
@@ -172,7 +173,7 @@ def _discharge(a) -> int:
         print()
     else:
         i = int(np.argmax(res.kappa_a))
-        first = _first_max(res.kappa_a)
+        first = first_max(res.kappa_a)
         print(f"discharge ({a.method}) from t0={a.t0:g}: g={load.g:g} gamma_a={load.gamma_a:g} "
               f"omega_s={load.omega_s:g} omega_a={load.omega_a:g}")
         print(f"  battery at t0: kappa_s={res.kappa_s[0]:.6g} (W_s={res.W_s[0]:.6g})")
@@ -195,13 +196,6 @@ def _reproduce(a) -> int:
     summary = reproduce(only, a.out, n_jobs=a.n_jobs, progress=False if a.no_progress else None)
     print(f"wrote {len(summary)} results, summary.json and REPORT.md to {a.out}")
     return 0
-
-
-def _first_max(y) -> int:
-    """Index of the first local maximum of a sampled curve (the last point if none)."""
-    y = np.asarray(y)
-    idx = np.nonzero((y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:]))[0]
-    return int(idx[0] + 1) if idx.size else int(np.argmax(y))
 
 
 def main(argv=None) -> int:

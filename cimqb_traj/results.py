@@ -18,7 +18,7 @@ import numpy as np
 from .ergotropy import average_power
 from .params import BatteryParams, LoadParams
 
-__all__ = ["ChargeResult", "DischargeResult", "atomic_path", "load"]
+__all__ = ["ChargeResult", "DischargeResult", "atomic_path", "first_max", "load"]
 
 
 class atomic_path:
@@ -47,6 +47,13 @@ class atomic_path:
         return False
 
 
+def first_max(y) -> int:
+    """Index of the first local maximum of a sampled curve (the global maximum if none)."""
+    y = np.asarray(y)
+    idx = np.nonzero((y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:]))[0]
+    return int(idx[0] + 1) if idx.size else int(np.argmax(y))
+
+
 def _attr(v):
     return "none" if v is None else v
 
@@ -61,8 +68,6 @@ class _Result:
     _arrays: ClassVar[tuple] = ()
 
     def _write(self, h5, extra_attrs=()):
-        import h5py  # noqa: F401  (imported for the error message if missing)
-
         for name in self._arrays:
             h5.create_dataset(name, data=getattr(self, name), compression="gzip")
         h5.attrs["kind"] = type(self).__name__

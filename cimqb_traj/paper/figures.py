@@ -17,6 +17,7 @@ from scipy.stats import linregress
 from ..ergotropy import tls_amplitude_damping
 from ..params import BatteryParams, LoadParams
 from .. import exact
+from ..results import first_max
 from .cache import cached_charge, cached_discharge, cached_steady_state
 
 T = np.round(np.arange(401) * 0.1, 10)  # 0..40, the paper's charging window
@@ -92,11 +93,6 @@ def _log_fit(t, y, window):
     return _fit(t[m], np.log(y[m]))
 
 
-def _first_max(y) -> int:
-    idx = np.nonzero((y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:]))[0]
-    return int(idx[0] + 1) if idx.size else int(np.argmax(y))
-
-
 # ---- each result: (summary dict, {panel name: (x, {label: y})}) ----
 
 
@@ -112,7 +108,7 @@ def fig3():
     i = int(np.argmax(r.W_c))
     # onset of W_i: where it turns from its slow early decline (a small inversion left by the
     # first squeezing transient, W_i ~ 0.01-0.03) to growth, i.e. its minimum before it rises
-    j = _first_max(r.W_i[: i + 1])  # the early bump
+    j = first_max(r.W_i[: i + 1])  # the early bump
     onset = float(r.t[j + int(np.argmin(r.W_i[j : i + 1]))])
     summary = {"t_Wc_peak": float(r.t[i]), "Wc_peak": float(r.W_c[i]), "t_Wi_onset": onset,
                "onset_definition": "argmin of W_i between its early bump and t_Wc_peak",
@@ -197,7 +193,7 @@ def _discharge_fig(t0):
     curves_s, curves_a = {}, {}
     for g in G_DISCHARGE:
         d = cached_discharge(BASE, LoadParams(g=g), t, t0=t0, source=r)
-        i = _first_max(d.kappa_a)
+        i = first_max(d.kappa_a)
         kmax.append(float(d.kappa_a.max()))
         tfirst.append(float(d.t[i]))
         curves_s[f"g={g:g}"], curves_a[f"g={g:g}"] = d.kappa_s, d.kappa_a
