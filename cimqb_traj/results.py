@@ -18,7 +18,10 @@ import numpy as np
 from .ergotropy import average_power
 from .params import BatteryParams, LoadParams
 
-__all__ = ["ChargeResult", "DischargeResult", "atomic_path", "first_max", "load"]
+__all__ = [
+    "ChargeResult", "DischargeResult", "TrajectoryResult", "TrajectoryDischargeResult", "atomic_path",
+    "first_max", "load",
+]
 
 
 class atomic_path:
@@ -196,11 +199,143 @@ class DischargeResult(_Result):
         )
 
 
+# --- ensemble (trajectory / phase-space sample) results: the same fields plus standard errors ---
+
+_ENSEMBLE_ATTRS = ("ntraj", "seed", "groups", "interrupted")
+
+
+def _write_records(h5, records):
+    if records:
+        g = h5.create_group("records")
+        for k, rec in enumerate(records):
+            gk = g.create_group(f"{k:07d}")
+            for name, v in rec.items():
+                gk.create_dataset(name, data=v)
+
+
+def _read_ensemble(h5):
+    kw = {k: h5.attrs[k].item() for k in _ENSEMBLE_ATTRS}
+    kw["interrupted"] = bool(kw["interrupted"])
+    recs = []
+    if "records" in h5:
+        recs = [{n: gk[n][()] for n in gk} for _, gk in sorted(h5["records"].items())]
+    kw["records"] = recs
+    return kw
+
+
+@dataclass(frozen=True)
+class TrajectoryResult(ChargeResult):
+    """Charging computed from an ensemble (trajectories); the fields of :class:`ChargeResult`
+    are those of the averaged state, plus their standard errors.
+
+    ``*_err``: delete-one-group jackknife standard errors over ``groups`` groups of
+    trajectories (for a linear quantity, the grouped standard error of the mean).
+    ``W_bc, W_c_bc, W_i_bc``: jackknife bias-corrected ergotropies (ergotropy is a nonlinear
+    function of the averaged state, so the plain values carry an O(1/ntraj) bias).
+    ``n_s``: mean signal photon number; ``counts``: mean number of jumps per trajectory in each
+    channel (``options['channels']``); ``records``: per-trajectory records, when asked for.
+    ``interrupted``: the run was stopped early and holds the ``ntraj`` trajectories that finished.
+    """
+
+    rho_s_err: np.ndarray = None
+    energy_err: np.ndarray = None
+    W_err: np.ndarray = None
+    W_c_err: np.ndarray = None
+    W_i_err: np.ndarray = None
+    W_bc: np.ndarray = None
+    W_c_bc: np.ndarray = None
+    W_i_bc: np.ndarray = None
+    n_s: np.ndarray = None
+    n_s_err: np.ndarray = None
+    n_p_err: np.ndarray = None
+    counts: np.ndarray = None
+    ntraj: int = 0
+    seed: int = 0
+    groups: int = 0
+    interrupted: bool = False
+    records: list = field(default_factory=list, repr=False)
+    _arrays: ClassVar[tuple] = ChargeResult._arrays + (
+        "rho_s_err", "energy_err", "W_err", "W_c_err", "W_i_err", "W_bc", "W_c_bc", "W_i_bc",
+        "n_s", "n_s_err", "n_p_err", "counts")
+
+    def save(self, path) -> None:
+        import h5py
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+            self._write(h5, [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
+            _write_records(h5, self.records)
+
+    def __repr__(self):
+        return (
+            f"TrajectoryResult(method={self.method!r}, ntraj={self.ntraj}, Ns={self.params.Ns}, "
+            f"Np={self.params.Np}, F={self.params.F}, t=[{self.t[0]:g}..{self.t[-1]:g}], "
+            f"W(t_end)={self.W[-1]:.6g} +- {self.W_err[-1]:.2g})"
+        )
+
+    @classmethod
+    def _read(cls, h5):
+        arrays = {k: h5[k][()] for k in cls._arrays}
+        return cls(params=_params_from_attrs(h5.attrs, BatteryParams), method=str(h5.attrs["method"]),
+                   options=json.loads(h5.attrs["options"]), **arrays, **_read_ensemble(h5))
+
+
+@dataclass(frozen=True)
+class TrajectoryDischargeResult(DischargeResult):
+    """Discharge computed from an ensemble; :class:`DischargeResult`'s fields from the averaged
+    states plus jackknife standard errors (``*_err``) and bias-corrected ergotropies (``*_bc``)."""
+
+    rho_s_err: np.ndarray = None
+    rho_a_err: np.ndarray = None
+    W_s_err: np.ndarray = None
+    W_a_err: np.ndarray = None
+    W_s_bc: np.ndarray = None
+    W_a_bc: np.ndarray = None
+    counts: np.ndarray = None
+    ntraj: int = 0
+    seed: int = 0
+    groups: int = 0
+    interrupted: bool = False
+    records: list = field(default_factory=list, repr=False)
+    _arrays: ClassVar[tuple] = DischargeResult._arrays + (
+        "rho_s_err", "rho_a_err", "W_s_err", "W_a_err", "W_s_bc", "W_a_bc", "counts")
+
+    @property
+    def kappa_s_err(self):
+        return self.W_s_err / self.load.omega_s
+
+    @property
+    def kappa_a_err(self):
+        return self.W_a_err / self.load.omega_a
+
+    def save(self, path) -> None:
+        import h5py
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+            extra = [("t0", self.t0)] + [(f"load_{k}", v) for k, v in self.load.to_dict().items()]
+            self._write(h5, extra + [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
+            for name in ("kappa_s", "kappa_a", "kappa_s_err", "kappa_a_err"):
+                h5.create_dataset(name, data=getattr(self, name))
+            _write_records(h5, self.records)
+
+    def __repr__(self):
+        i = int(np.argmax(self.kappa_a))
+        return (
+            f"TrajectoryDischargeResult(method={self.method!r}, ntraj={self.ntraj}, g={self.load.g}, "
+            f"t0={self.t0}, max kappa_a={self.kappa_a[i]:.4g} +- {self.kappa_a_err[i]:.2g})"
+        )
+
+    @classmethod
+    def _read(cls, h5):
+        base = DischargeResult._read.__func__(cls, h5)
+        return base.__class__(**{**{f.name: getattr(base, f.name) for f in fields(base)}, **_read_ensemble(h5)})
+
+
 def load(path):
     """Read a result written by ``save``."""
     import h5py
 
     with h5py.File(path, "r") as h5:
         kind = h5.attrs["kind"]
-        cls = {"ChargeResult": ChargeResult, "DischargeResult": DischargeResult}[kind]
+        classes = (ChargeResult, DischargeResult, TrajectoryResult, TrajectoryDischargeResult)
+        cls = {c.__name__: c for c in classes}[kind]
         return cls._read(h5)

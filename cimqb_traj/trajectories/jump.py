@@ -13,20 +13,21 @@ no-jump record.  Each trajectory draws r ~ U(0, 1) and integrates until ||psi||^
 picks channel j with probability ||L_j psi||^2 / sum_k ||L_k psi||^2, applies L_j, renormalises
 and draws a fresh r.
 
-Integrator.  A block of ``batch`` trajectories is one dense complex (D, B) array and every
-right-hand side is one CSR-times-dense product ``(-i H_eff) @ Psi`` (H_eff built as a
-``scipy.sparse`` CSR matrix; the product and the DOPRI5 stage arithmetic run in small numba
-kernels, one sweep over the CSR arrays per stage for the whole block).  We use our own
+Integrator.  A block of ``batch`` trajectories is one dense (D, B) array (real and imaginary
+parts stored apart so the inner loops over the block vectorise) and every right-hand side is
+one CSR-times-block product ``(-i H_eff) @ Psi``.  The whole block loop -- DOPRI5 stages, error
+control, jump location, channel choice, output -- runs in one numba kernel (``_advance``); Python
+only refills each trajectory's pre-drawn random numbers when they run out.  We use our own
 Dormand-Prince 5(4) (DOPRI5) with Hairer's error norm and *per-column* time, step size, error
 control and acceptance: each column is an independent ODE that merely shares the sparse
 products.  Hence
 
-* a column's arithmetic never depends on which other columns share its block (the kernels
-  work column by column in a fixed order, the root finder freezes converged columns, no
-  size-dependent pairwise/BLAS reductions), so results do not depend on ``batch``: they are
-  bitwise identical (tested);
+* a column's arithmetic never depends on which other columns share its block (the kernels work
+  column by column in a fixed order, no fastmath, no reductions across columns), so results do
+  not depend on ``batch``: they are bitwise identical (tested);
 * when one column crosses its threshold only that column is rewound to the crossing; the others
-  keep their accepted steps.
+  keep their accepted steps; a column whose trajectory is finished leaves the block and the
+  remaining ones are packed together, so no work is spent on finished trajectories.
 
 Why not ``scipy.integrate.solve_ivp``: it has one scalar time and one step size per system, so
 a block would have to be restarted (or every column stepped at the most restrictive step) at
@@ -45,34 +46,23 @@ are the Gram matrix Re<c_m, c_n>.  Its crossing with r is found by a bracketed (
 safeguarded) Newton iteration to |d theta| < 1e-12, i.e. the jump time to ~1e-12 h absolute,
 far below the interpolant's own O(h^5) error, which is held to the integration tolerance.
 
-Seeds: ``SeedSequence(seed).spawn(ntraj)[k]`` (built directly as
-``SeedSequence(seed, spawn_key=(k,))``) drives trajectory k alone: one draw for each threshold,
-one for each channel choice.
+Seeds: trajectory k uses ``base.rng(seed, k)`` alone: the initial-state draw (mixed initial
+states only), then uniforms in order: the first threshold, then per jump the channel draw and
+the next threshold.
 
-Statistics: trajectories are assigned to ``groups`` contiguous groups (by index, independent of
-``batch``); per-group sums of rho_s(t) are kept (memory O(groups len(t) Ns^2), not O(ntraj)) and
-summed in trajectory order, so even the sums are bitwise independent of ``batch``.  Errors of
-nonlinear functionals (W, W_c, W_i) are delete-one-group jackknife errors; element errors of
-rho_s are the jackknife (= grouped standard) errors of the mean; the error of the signal photon
-number comes from the per-trajectory variance.
+The method returns per-group sums (``base.GroupSums``); averaging, errors and parallelism are
+the ensemble runner's (``ensemble.run``).
 """
 
 from __future__ import annotations
-
-import math
-import time as _time
-from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .. import model
-from ..ergotropy import ergotropy_parts, ladder
-from ..exact import _segments, check_times
-from ..params import BatteryParams
+from .base import GroupSums, Problem, initial_state, rng
 
-__all__ = ["JumpResult", "run_jump"]
+__all__ = ["Jump"]
 
 
 # --- Dormand-Prince 5(4) tableau (Hairer, Norsett & Wanner; same numbers as scipy's RK45) ---
@@ -102,416 +92,409 @@ _H0 = 1e-3  # first trial step; the controller reaches the natural step within a
 _THETA_TOL = 1e-12
 
 
-@dataclass(frozen=True)
-class JumpResult:
-    """Trajectory average of the photon-counting unraveling.
-
-    ``rho_s`` (len(t), Ns, Ns) is the average reduced signal state; ``rho_s_err`` its element-wise
-    standard error (real part: error of Re, imaginary part: error of Im; from the group sums).
-    ``energy, W, W_c, W_i`` are computed from the averaged ``rho_s``; ``*_err`` are jackknife
-    errors over ``groups`` groups of trajectories.  ``n_s`` / ``n_s_err``: mean signal photon
-    number and its standard error from the per-trajectory spread.  ``n_jumps``: mean number of
-    jumps per trajectory in each collapse channel (order of ``model.collapse_ops``).
-    """
-
-    params: BatteryParams
-    t: np.ndarray
-    rho_s: np.ndarray
-    rho_s_err: np.ndarray
-    n_s: np.ndarray
-    n_s_err: np.ndarray
-    energy: np.ndarray
-    energy_err: np.ndarray
-    W: np.ndarray
-    W_err: np.ndarray
-    W_c: np.ndarray
-    W_c_err: np.ndarray
-    W_i: np.ndarray
-    W_i_err: np.ndarray
-    n_jumps: np.ndarray
-    ntraj: int
-    seed: int
-    groups: int
-    options: dict = field(default_factory=dict)
-
-
 _A2 = np.zeros((6, 6))
 for _s, _row in enumerate(_A):
     _A2[_s, : len(_row)] = _row
 _B1 = np.array(_B)
+#: uniforms pre-drawn per trajectory (and per refill): 2 per jump, so a refill every ~256 jumps
+_NRAND = 512
 
 
-# The kernels below loop over each column separately with a fixed operation order and no
-# fastmath, so a column's numbers never depend on the other columns of its block.
-@numba.njit(cache=True)
-def _csr_mm(indptr, indices, data, X, out):
-    """out = M @ X for CSR M and a C-contiguous (D, n) X: one sweep over M for the block."""
-    D, n = X.shape
+# The kernels loop over each column separately with a fixed operation order and no fastmath,
+# so a column's numbers never depend on the other columns of its block.
+@numba.njit(cache=True, nogil=True)
+def _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, n):
+    """O[:, :n] = M @ X[:, :n] (M in CSR, split real/imaginary parts): one sweep over M."""
+    for i in range(ptr.size - 1):
+        for c in range(n):
+            Or[i, c] = 0.0
+            Oi[i, c] = 0.0
+        for jj in range(ptr[i], ptr[i + 1]):
+            ar, ai, j = dr[jj], di[jj], ind[jj]
+            for c in range(n):
+                xr, xi = Xr[j, c], Xi[j, c]
+                Or[i, c] += ar * xr - ai * xi
+                Oi[i, c] += ar * xi + ai * xr
+
+
+@numba.njit(cache=True, nogil=True)
+def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, n):
+    """O[:, :n] = M @ X[:, :n] with M in diagonal storage (row i, diagonal d: V[d, i] = M[i, i +
+    offs[d]]) when ``offs`` is non-empty -- the Fock-space generators here are a handful of
+    diagonals, and the diagonal sweep needs no index indirection -- else in CSR."""
+    if offs.size == 0:
+        _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, n)
+        return
+    D = Xr.shape[0]
     for i in range(D):
         for c in range(n):
-            out[i, c] = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            a = data[jj]
-            j = indices[jj]
+            Or[i, c] = 0.0
+            Oi[i, c] = 0.0
+        for d in range(offs.size):
+            j = i + offs[d]
+            ar, ai = Vr[d, i], Vi[d, i]
+            if j < 0 or j >= D or (ar == 0.0 and ai == 0.0):
+                continue
             for c in range(n):
-                out[i, c] += a * X[j, c]
+                xr, xi = Xr[j, c], Xi[j, c]
+                Or[i, c] += ar * xr - ai * xi
+                Oi[i, c] += ar * xi + ai * xr
 
 
-@numba.njit(cache=True)
-def _dopri_attempt(indptr, indices, data, y, K, h, rtol, atol, ynew, err):
-    """One DOPRI5 attempt of every column (own step h[c]) given K[0] = f(y): stages K[1..6]
-    (K[6] = f(ynew), first-same-as-last), the 5th-order solution ynew and Hairer's error norm
-    err[c] = sqrt(mean_i |e_i / (atol[c] + rtol max(|y_i|, |ynew_i|))|^2); atol[c] is the
-    absolute tolerance scaled by the column's current norm, so the accuracy of the *normalised*
-    state does not degrade while ||psi||^2 decays towards a small threshold r."""
-    D, n = y.shape
-    tmp = np.empty_like(y)
-    for s in range(1, 6):
-        for i in range(D):
-            for c in range(n):
-                tmp[i, c] = 0.0
-            for j in range(s):
-                a = _A2[s, j]
-                for c in range(n):
-                    tmp[i, c] += a * K[j, i, c]
-            for c in range(n):
-                tmp[i, c] = y[i, c] + h[c] * tmp[i, c]
-        _csr_mm(indptr, indices, data, tmp, K[s])
-    for i in range(D):
-        for c in range(n):
-            ynew[i, c] = 0.0
-        for j in range(6):
-            a = _B1[j]
-            for c in range(n):
-                ynew[i, c] += a * K[j, i, c]
-        for c in range(n):
-            ynew[i, c] = y[i, c] + h[c] * ynew[i, c]
-    _csr_mm(indptr, indices, data, ynew, K[6])
-    for c in range(n):
-        err[c] = 0.0
-    for i in range(D):
-        for c in range(n):
-            tmp[i, c] = 0.0
-        for j in range(7):
-            a = _E[j]
-            for c in range(n):
-                tmp[i, c] += a * K[j, i, c]
-        for c in range(n):
-            sc = atol[c] + rtol * max(abs(y[i, c]), abs(ynew[i, c]))
-            e = h[c] * tmp[i, c] / sc
-            err[c] += e.real * e.real + e.imag * e.imag
-    for c in range(n):
-        err[c] = np.sqrt(err[c] / D)
+@numba.njit(cache=True, nogil=True)
+def _spmv(ptr, ind, dr, di, xr, xi, o_r, o_i):
+    """o = M @ x for one vector (split parts)."""
+    for i in range(ptr.size - 1):
+        sr, si = 0.0, 0.0
+        for jj in range(ptr[i], ptr[i + 1]):
+            ar, ai, j = dr[jj], di[jj], ind[jj]
+            sr += ar * xr[j] - ai * xi[j]
+            si += ar * xi[j] + ai * xr[j]
+        o_r[i] = sr
+        o_i[i] = si
 
 
-def _colnorm2(Y: np.ndarray) -> np.ndarray:
-    """Squared 2-norm of each column of a (D, n) array, with a summation order that does not
-    depend on n (each column is made contiguous and reduced on its own)."""
-    a = np.ascontiguousarray(Y.T)
-    return np.sum(a.real**2 + a.imag**2, axis=1)
-
-
-def _operators(p: BatteryParams, F: float):
-    """(-i H_eff, [L_j]) as CSR matrices."""
-    Ls = [sp.csr_matrix(L.full()) for L in model.collapse_ops(p)]
-    H = sp.csr_matrix(model.hamiltonian(p, F).full())
-    Heff = H.astype(complex)
-    for L in Ls:
-        Heff = Heff - 0.5j * (L.conj().T @ L)
-    M = (-1j * Heff).tocsr()
-    M.eliminate_zeros()
-    M.sort_indices()
-    return M, Ls
-
-
-def _interp_coeffs(y, K, h):
-    """Coefficients c_0..c_4 (5, D, n) of the dense output in theta."""
-    C = np.empty((5,) + y.shape, complex)
-    C[0] = y
-    _dense_coeffs(np.ascontiguousarray(K), h, C)
-    return C
-
-
-@numba.njit(cache=True)
-def _dense_coeffs(K, h, C):
-    _, D, n = K.shape
-    for m in range(4):
-        for i in range(D):
-            for c in range(n):
-                C[m + 1, i, c] = 0.0
-            for k in range(7):
-                a = _P[k, m]
-                for c in range(n):
-                    C[m + 1, i, c] += a * K[k, i, c]
-            for c in range(n):
-                C[m + 1, i, c] *= h[c]
-
-
-def _find_theta(q: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """First theta in (0, 1] with sum_s q[s] theta^s = r, given f(0) > r >= f(1); vectorised
-    bisection-safeguarded Newton on the polynomial."""
-    n = r.size
-    lo, hi = np.zeros(n), np.ones(n)
-    dq = q[1:] * np.arange(1, q.shape[0])[:, None]
-    # start from linear interpolation of the bracket
-    f1 = q[0].copy()
-    for c in q[1:]:  # explicit order: numpy's pairwise sums would depend on the column count
-        f1 = f1 + c
-    f0, f1 = q[0] - r, f1 - r
-    th = np.clip(f0 / np.where(f0 - f1 > 0, f0 - f1, 1.0), 0.0, 1.0)
-    conv = np.zeros(n, bool)
+@numba.njit(cache=True, nogil=True)
+def _theta(q, r):
+    """First theta in (0, 1] with sum_s q[s] theta^s = r, given f(0) > r >= f(1): Newton on the
+    degree-8 norm polynomial, safeguarded by bisection of the bracket."""
+    lo, hi = 0.0, 1.0
+    f0, f1 = q[0] - r, np.sum(q) - r
+    th = f0 / (f0 - f1) if f0 - f1 > 0 else 0.5
+    th = min(max(th, 0.0), 1.0)
     for _ in range(60):
-        f, df = q[-1].copy(), dq[-1].copy()
-        for c in q[-2::-1]:
-            f = f * th + c
-        for c in dq[-2::-1]:
-            df = df * th + c
-        f = f - r
-        pos = f > 0
-        lo = np.where(pos, th, lo)
-        hi = np.where(pos, hi, th)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = th - f / df
-        ok = (df < 0) & (newton >= lo) & (newton <= hi)
-        new = np.where(ok, newton, 0.5 * (lo + hi))
-        # a converged column is frozen, so its result never depends on the other columns
-        newly = (np.abs(new - th) < _THETA_TOL) | (hi - lo < _THETA_TOL)
-        th = np.where(conv, th, new)
-        conv |= newly
-        if conv.all():
+        f, df = q[8], 8.0 * q[8]
+        for s in range(7, -1, -1):
+            f = f * th + q[s]
+        for s in range(7, 0, -1):
+            df = df * th + s * q[s]
+        f -= r
+        if f > 0:
+            lo = th
+        else:
+            hi = th
+        new = th - f / df if df < 0 else -1.0
+        if not (lo <= new <= hi):
+            new = 0.5 * (lo + hi)
+        done = abs(new - th) < _THETA_TOL or hi - lo < _THETA_TOL
+        th = new
+        if done:
             break
     return th
 
 
-def _run_block(ids, psi0, t, segments, rtol, atol, seed):
-    """Integrate trajectories ``ids`` together; return their normalised states at every output
-    time, (B, nt, D), and jump counts (B, n_channels)."""
-    B, D, nt = len(ids), psi0.size, len(t)
-    rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(k),)))) for k in ids]
-    Psi = np.repeat(psi0[:, None], B, axis=1)
-    out = np.empty((B, nt, D), complex)
-    out[:, 0] = psi0
-    r = np.array([g.random() for g in rngs])
-    tcol = np.full(B, t[0])
-    hprop = np.full(B, _H0)
-    iout = np.ones(B, dtype=np.int64)
-    t_ext = np.append(t, np.inf)
-    n_ch = len(segments[0][3])
-    njumps = np.zeros((B, n_ch), dtype=np.int64)
-    nsteps = 0
-    for a, b, M, Ls in segments:
-        Fbuf = np.empty((D, B), complex)
-        fresh = np.zeros(B, bool)  # Fbuf[:, k] == M @ Psi[:, k]  (first-same-as-last)
-        active = tcol < b
-        while active.any():
-            A = np.flatnonzero(active)
-            y = Psi if A.size == B else Psi[:, A]
-            target = np.minimum(t_ext[iout[A]], b)
-            gap = target - tcol[A]
-            hit = hprop[A] >= gap
-            h = np.where(hit, gap, hprop[A])
-            K = np.empty((7, D, A.size), complex)
-            stale = ~fresh[A]
-            if stale.all():
-                _csr_mm(M.indptr, M.indices, M.data, y, K[0])
+@numba.njit(cache=True, nogil=True)
+def _advance(ptr, ind, dr, di, offs, Vr, Vi, Lptr, Lind, Ldr, Ldi, n_ch, Yr, Yi, Fr, Fi, fresh, tcol, hprop,
+             rthr, U, upos, iout, tout, b, rtol, atol, out, njumps, jt, jc, nrec, nsteps):
+    """Advance every column to the segment end ``b``, or until it has fewer than two pre-drawn
+    uniforms left (Python refills them and calls again).  Columns: state Y (split parts),
+    first-same-as-last derivative F (valid where ``fresh``), time, proposed step, jump threshold
+    r (the norm^2 at which it jumps), uniforms U[c, upos[c]:], next output index.  Writes the
+    normalised state at each output time into ``out`` and each jump into jt/jc (nrec[c] of them).
+    """
+    D, B = Yr.shape
+    nt, R = tout.size, U.shape[1]
+    act = np.empty(B, np.int64)
+    yr, yi = np.empty((D, B)), np.empty((D, B))
+    tr, ti = np.empty((D, B)), np.empty((D, B))
+    nr, ni = np.empty((D, B)), np.empty((D, B))
+    Kr, Ki = np.empty((7, D, B)), np.empty((7, D, B))
+    h, tgt, atc, err, nrm = np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty(B)
+    stale = np.empty(B, np.int64)
+    hit = np.empty(B, np.bool_)
+    Cr, Ci = np.empty((5, D)), np.empty((5, D))
+    q = np.empty(9)
+    xcr, xci = np.empty(D), np.empty(D)
+    LYr, LYi = np.empty(n_ch * D), np.empty(n_ch * D)
+    w = np.empty(n_ch)
+    while True:
+        n = 0  # active columns, packed to the front of the work arrays
+        for c in range(B):
+            if tcol[c] < b and upos[c] + 2 <= R:
+                act[n] = c
+                n += 1
+        if n == 0:
+            break
+        ns = 0  # columns whose f(y) is stale (after a jump or at a segment start)
+        for k in range(n):
+            if not fresh[act[k]]:
+                stale[ns] = k
+                ns += 1
+        for i in range(D):
+            for k in range(n):
+                c = act[k]
+                yr[i, k], yi[i, k] = Yr[i, c], Yi[i, c]
+                Kr[0, i, k], Ki[0, i, k] = Fr[i, c], Fi[i, c]
+            for k in range(ns):
+                tr[i, k], ti[i, k] = yr[i, stale[k]], yi[i, stale[k]]
+        if ns > 0:
+            _mul(ptr, ind, dr, di, offs, Vr, Vi, tr, ti, nr, ni, ns)
+            for i in range(D):
+                for k in range(ns):
+                    Kr[0, i, stale[k]], Ki[0, i, stale[k]] = nr[i, k], ni[i, k]
+        for k in range(n):
+            c = act[k]
+            target = tout[iout[c]] if iout[c] < nt else np.inf
+            tgt[k] = min(target, b)
+            gap = tgt[k] - tcol[c]
+            hit[k] = hprop[c] >= gap
+            h[k] = gap if hit[k] else hprop[c]
+            atc[k] = 0.0
+        for i in range(D):
+            for k in range(n):
+                atc[k] += yr[i, k] * yr[i, k] + yi[i, k] * yi[i, k]
+        for k in range(n):
+            # absolute tolerance relative to the column's norm: the accuracy of the normalised
+            # state does not degrade while ||psi||^2 decays towards a small threshold
+            atc[k] = atol * np.sqrt(atc[k])
+        # --- DOPRI5 stages 2..6, the 5th-order solution, stage 7 = f(y_new)
+        for s in range(1, 6):
+            for i in range(D):
+                for k in range(n):
+                    tr[i, k] = 0.0
+                    ti[i, k] = 0.0
+                for j in range(s):
+                    a = _A2[s, j]
+                    for k in range(n):
+                        tr[i, k] += a * Kr[j, i, k]
+                        ti[i, k] += a * Ki[j, i, k]
+                for k in range(n):
+                    tr[i, k] = yr[i, k] + h[k] * tr[i, k]
+                    ti[i, k] = yi[i, k] + h[k] * ti[i, k]
+            _mul(ptr, ind, dr, di, offs, Vr, Vi, tr, ti, Kr[s], Ki[s], n)
+        for i in range(D):
+            for k in range(n):
+                nr[i, k] = 0.0
+                ni[i, k] = 0.0
+            for j in range(6):
+                a = _B1[j]
+                for k in range(n):
+                    nr[i, k] += a * Kr[j, i, k]
+                    ni[i, k] += a * Ki[j, i, k]
+            for k in range(n):
+                nr[i, k] = yr[i, k] + h[k] * nr[i, k]
+                ni[i, k] = yi[i, k] + h[k] * ni[i, k]
+        _mul(ptr, ind, dr, di, offs, Vr, Vi, nr, ni, Kr[6], Ki[6], n)
+        # --- Hairer's error norm per column
+        for k in range(n):
+            err[k] = 0.0
+            nrm[k] = 0.0
+        for i in range(D):
+            for k in range(n):
+                tr[i, k] = 0.0
+                ti[i, k] = 0.0
+            for j in range(7):
+                a = _E[j]
+                for k in range(n):
+                    tr[i, k] += a * Kr[j, i, k]
+                    ti[i, k] += a * Ki[j, i, k]
+            for k in range(n):
+                a2 = nr[i, k] * nr[i, k] + ni[i, k] * ni[i, k]
+                big = np.sqrt(max(yr[i, k] * yr[i, k] + yi[i, k] * yi[i, k], a2))
+                sc = atc[k] + rtol * big
+                er, ei = h[k] * tr[i, k] / sc, h[k] * ti[i, k] / sc
+                err[k] += er * er + ei * ei
+                nrm[k] += a2
+        # --- per column: accept / reject, output, jump
+        for k in range(n):
+            c = act[k]
+            nsteps[c] += 1
+            e = np.sqrt(err[k] / D)
+            fac = _FAC_MAX if e == 0 else min(max(_SAFETY * e**-0.2, _FAC_MIN), _FAC_MAX)
+            accept = e <= 1.0
+            if accept:
+                hnew = hprop[c] if hit[k] else h[k] * fac  # a step shortened to hit a target keeps the proposal
             else:
-                K[0] = Fbuf[:, A]
-                if stale.any():
-                    K0s = np.empty((D, int(stale.sum())), complex)
-                    _csr_mm(M.indptr, M.indices, M.data, np.ascontiguousarray(y[:, stale]), K0s)
-                    K[0][:, stale] = K0s
-            ynew = np.empty_like(y)
-            err = np.empty(A.size)
-            atol_c = atol * np.sqrt(_colnorm2(y))
-            _dopri_attempt(M.indptr, M.indices, M.data, y, K, h, rtol, atol_c, ynew, err)
-            nsteps += 1
-            accept = err <= 1.0
-            with np.errstate(divide="ignore"):
-                fac = np.clip(_SAFETY * err ** -0.2, _FAC_MIN, _FAC_MAX)
-            # step-size proposal: keep it when an accepted step was shortened to hit a target
-            hnew = np.where(accept, np.where(hit, hprop[A], h * fac), h * np.minimum(fac, 1.0))
-            hprop[A] = np.maximum(hnew, 1e-14)
-            if not accept.any():
+                hnew = h[k] * min(fac, 1.0)
+            hprop[c] = max(hnew, 1e-14)
+            if not accept:
+                for i in range(D):
+                    Fr[i, c], Fi[i, c] = Kr[0, i, k], Ki[0, i, k]
+                fresh[c] = True
                 continue
-            ia = np.flatnonzero(accept)
-            cols = A[ia]
-            nrm = _colnorm2(ynew[:, ia])
-            cross = nrm <= r[cols]
-            # -- accepted, no jump in the step
-            ic = ia[~cross]
-            cc = A[ic]
-            Psi[:, cc] = ynew[:, ic]
-            Fbuf[:, cc] = K[6][:, ic]
-            fresh[cc] = True
-            tcol[cc] = np.where(hit[ic], target[ic], tcol[cc] + h[ic])
-            rec = hit[ic] & (target[ic] == t_ext[iout[cc]])
-            for k_loc, k in zip(ic[rec], cc[rec]):
-                out[k, iout[k]] = ynew[:, k_loc] / math.sqrt(nrm[np.searchsorted(ia, k_loc)])
-                iout[k] += 1
-            # -- jumps: locate the crossing on the dense output, jump, renormalise
-            ij = ia[cross]
-            if ij.size:
-                cj = A[ij]
-                C = _interp_coeffs(y[:, ij], K[:, :, ij], h[ij])
-                Ct = np.ascontiguousarray(C.transpose(2, 0, 1))  # (nj, 5, D)
-                G = (Ct.conj() @ Ct.transpose(0, 2, 1)).real  # (nj, 5, 5): Re<c_m, c_n>
-                q = np.zeros((9, ij.size))
-                for m in range(5):
-                    for n in range(5):
-                        q[m + n] += G[:, m, n]
-                th = _find_theta(q, r[cj])
-                yc = C[4]
-                for m in (3, 2, 1, 0):  # Horner
-                    yc = yc * th[None, :] + C[m]
-                LY = [L @ yc for L in Ls]
-                w = np.stack([_colnorm2(x) for x in LY])  # (n_ch, nj)
-                cum = np.cumsum(w, axis=0)
-                u = np.empty(cj.size)
-                for i, k in enumerate(cj):  # per-trajectory streams: channel draw, new threshold
-                    g = rngs[k]
-                    u[i] = g.random()
-                    r[k] = g.random()
-                # channel: first j with u * total < cumulative weight (never a zero-weight one)
-                ch = np.minimum(np.sum(cum <= (u * cum[-1])[None, :], axis=0), n_ch - 1)
-                for j in range(n_ch):
-                    sel = np.flatnonzero(ch == j)
-                    if sel.size:
-                        Psi[:, cj[sel]] = LY[j][:, sel] / np.sqrt(w[j, sel])[None, :]
-                        njumps[cj[sel], j] += 1
-                tcol[cj] = tcol[cj] + th * h[ij]
-                fresh[cj] = False
-            active = tcol < b
-    return out, njumps, nsteps
+            if nrm[k] > rthr[c]:  # accepted, no jump in the step
+                for i in range(D):
+                    Yr[i, c], Yi[i, c] = nr[i, k], ni[i, k]
+                    Fr[i, c], Fi[i, c] = Kr[6, i, k], Ki[6, i, k]
+                fresh[c] = True
+                tcol[c] = tgt[k] if hit[k] else tcol[c] + h[k]
+                if hit[k] and iout[c] < nt and tgt[k] == tout[iout[c]]:
+                    sq = np.sqrt(nrm[k])
+                    for i in range(D):
+                        out[c, iout[c], i] = complex(nr[i, k] / sq, ni[i, k] / sq)
+                    iout[c] += 1
+                continue
+            # jump inside the step: dense output psi(theta) = sum_m C_m theta^m, its norm^2 is
+            # sum_{m,n} Re<C_m, C_n> theta^(m+n); locate the crossing with r
+            for i in range(D):
+                Cr[0, i], Ci[0, i] = yr[i, k], yi[i, k]
+                for m in range(4):
+                    sr, si = 0.0, 0.0
+                    for j in range(7):
+                        sr += _P[j, m] * Kr[j, i, k]
+                        si += _P[j, m] * Ki[j, i, k]
+                    Cr[m + 1, i], Ci[m + 1, i] = h[k] * sr, h[k] * si
+            for s in range(9):
+                q[s] = 0.0
+            for m in range(5):
+                for m2 in range(5):
+                    g = 0.0
+                    for i in range(D):
+                        g += Cr[m, i] * Cr[m2, i] + Ci[m, i] * Ci[m2, i]
+                    q[m + m2] += g
+            th = _theta(q, rthr[c])
+            for i in range(D):  # Horner: the state at the crossing
+                sr, si = Cr[4, i], Ci[4, i]
+                for m in range(3, -1, -1):
+                    sr = sr * th + Cr[m, i]
+                    si = si * th + Ci[m, i]
+                xcr[i], xci[i] = sr, si
+            _spmv(Lptr, Lind, Ldr, Ldi, xcr, xci, LYr, LYi)
+            total = 0.0
+            for j in range(n_ch):
+                s2 = 0.0
+                for i in range(j * D, (j + 1) * D):
+                    s2 += LYr[i] * LYr[i] + LYi[i] * LYi[i]
+                w[j] = s2
+                total += s2
+            u = U[c, upos[c]]
+            rthr[c] = U[c, upos[c] + 1]
+            upos[c] += 2
+            # channel: the first j whose cumulative weight exceeds u * total
+            ch, cum = 0, w[0]
+            while ch < n_ch - 1 and cum <= u * total:
+                ch += 1
+                cum += w[ch]
+            sq = np.sqrt(w[ch])
+            for i in range(D):
+                Yr[i, c], Yi[i, c] = LYr[ch * D + i] / sq, LYi[ch * D + i] / sq
+            fresh[c] = False
+            tcol[c] = tcol[c] + th * h[k]
+            njumps[c, ch] += 1
+            jt[c, nrec[c]] = tcol[c]
+            jc[c, nrec[c]] = ch
+            nrec[c] += 1
 
 
-def _jackknife(S: np.ndarray, n: np.ndarray, fun):
-    """Delete-one-group jackknife: S group sums (G, ...), n group counts; fun maps a mean
-    (stack) to the estimate.  Returns (estimate of the full mean, jackknife standard error)."""
-    G = S.shape[0]
-    tot = S.sum(axis=0)
-    est = fun((tot / n.sum())[None])[0]
-    if G < 2:
-        return est, np.full_like(np.asarray(est, dtype=float), np.nan)
-    loo = fun((tot[None] - S) / (n.sum() - n).reshape((G,) + (1,) * (S.ndim - 1)))
-    err = np.sqrt((G - 1) / G * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
-    return est, err
+_MAX_DIAGONALS = 32
 
 
-def run_jump(
-    params: BatteryParams,
-    t,
-    ntraj: int,
-    seed: int,
-    *,
-    batch: int = 64,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
-    psi0=None,
-    groups: int = 20,
-) -> JumpResult:
-    """Average of ``ntraj`` photon-counting trajectories of the charging master equation.
+def _split(M):
+    """CSR arrays of M (real and imaginary parts apart)."""
+    M = sp.csr_matrix(M)
+    return (M.indptr.astype(np.int64), M.indices.astype(np.int64),
+            np.ascontiguousarray(M.data.real), np.ascontiguousarray(M.data.imag))
+
+
+def _diagonals(M):
+    """(offsets, V_re, V_im) of M in row-indexed diagonal storage, or empty arrays when M has
+    more than _MAX_DIAGONALS diagonals (then the CSR product is used)."""
+    D = M.shape[0]
+    offs = np.unique(M.tocoo().col.astype(np.int64) - M.tocoo().row)
+    if offs.size > _MAX_DIAGONALS:
+        return np.empty(0, np.int64), np.empty((0, D)), np.empty((0, D))
+    V = np.zeros((offs.size, D), complex)
+    coo = M.tocoo()
+    V[np.searchsorted(offs, coo.col - coo.row), coo.row] = coo.data
+    return offs, np.ascontiguousarray(V.real), np.ascontiguousarray(V.imag)
+
+
+class Jump:
+    """Photon counting on every output channel (see the module docstring).
 
     Parameters
     ----------
-    params : BatteryParams
-    t : array_like
-        Output times (strictly increasing, >= 0); the initial state is taken at ``t[0]``.
-    ntraj : int
-        Number of trajectories (>= 1).
-    seed : int
-        Trajectory k uses ``numpy.random.SeedSequence(seed).spawn(ntraj)[k]``.
     batch : int
-        Trajectories integrated together as one (D, batch) block; the results do not depend on it.
+        Trajectories integrated together as one (D, batch) block; results do not depend on it.
     rtol, atol : float
         DOPRI5 tolerances (per component, Hairer's norm) of the no-jump evolution; ``atol`` is
         relative to the current norm of the unnormalised state.
-    psi0 : array or qutip ket, optional
-        Initial pure state on signal (x) pump (normalised here); default the vacuum.
-    groups : int
-        Number of trajectory groups for the jackknife / grouped errors (``min(groups, ntraj)``).
+    records : bool
+        Keep every trajectory's jump times and channels (memory grows with the number of jumps).
     """
-    if not isinstance(params, BatteryParams):
-        raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
-    if isinstance(ntraj, bool) or not isinstance(ntraj, (int, np.integer)) or ntraj < 1:
-        raise ValueError(f"ntraj must be an integer >= 1, got {ntraj!r}")
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    for name, v in (("rtol", rtol), ("atol", atol)):
-        if not (np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-    t = check_times(t, "t")
-    ntraj, seed = int(ntraj), int(seed)
-    Ns, Np = params.Ns, params.Np
-    D = Ns * Np
-    if psi0 is None:
-        v = np.zeros(D, complex)
-        v[0] = 1.0
-    else:
-        v = np.asarray(psi0.full() if hasattr(psi0, "full") else psi0, dtype=complex).ravel()
-        if v.size != D:
-            raise ValueError(f"psi0 must be a vector of length Ns*Np = {D}, got {v.size}")
-        nv = np.linalg.norm(v)
-        if not np.isfinite(nv) or nv == 0:
-            raise ValueError("psi0 must be a finite non-zero vector")
-        v = v / nv
 
-    segments = []
-    for a, b, F, _ in _segments(params, t):
-        M, Ls = _operators(params, F)
-        segments.append((a, b, M, Ls))
-    n_ch = len(segments[0][3])
+    name = "jump"
 
-    G = min(int(groups), ntraj)
-    group_of = (np.arange(ntraj) * G) // ntraj
-    nt = len(t)
-    S = np.zeros((G, nt, Ns, Ns), complex)
-    cnt = np.bincount(group_of, minlength=G).astype(float)
-    nsum, n2sum = np.zeros(nt), np.zeros(nt)
-    jumps = np.zeros(n_ch)
-    nphot = np.arange(Ns, dtype=float)
-    nsteps = 0
-    t_start = _time.perf_counter()
-    for start in range(0, ntraj, batch):
-        ids = np.arange(start, min(start + batch, ntraj))
-        out, nj, ns = _run_block(ids, v, t, segments, rtol, atol, seed)
-        nsteps += ns
-        Mats = out.reshape(len(ids), nt, Ns, Np)
-        # per-trajectory products of fixed shape: the numbers do not depend on the batch size
-        rho = Mats @ np.swapaxes(Mats, -1, -2).conj()
-        nk = np.sum(np.ascontiguousarray(np.diagonal(rho, axis1=-2, axis2=-1).real) * nphot, axis=-1)
-        for i, k in enumerate(ids):  # trajectory order: sums independent of the batch size
-            S[group_of[k]] += rho[i]
-            nsum += nk[i]
-            n2sum += nk[i] ** 2
-            jumps += nj[i]
-    elapsed = _time.perf_counter() - t_start
+    def __init__(self, *, batch: int = 64, rtol: float = 1e-6, atol: float = 1e-8, records: bool = False):
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+        for name, v in (("rtol", rtol), ("atol", atol)):
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        self.batch, self.rtol, self.atol, self.records = int(batch), float(rtol), float(atol), bool(records)
 
-    e = ladder(Ns, params.omega_s)
+    @property
+    def options(self) -> dict:
+        return {"method": "jump", "unraveling": "photon counting, every channel",
+                "integrator": "DOPRI5 per column, jump time on the dense output",
+                "batch": self.batch, "rtol": self.rtol, "atol": self.atol}
 
-    def parts(rhos):
-        x = ergotropy_parts(rhos, e)
-        return np.stack([x.energy, x.W, x.W_c, x.W_i], axis=1)
+    def run_group(self, problem: Problem, ids, seed: int) -> GroupSums:
+        sums = GroupSums.zeros(problem)
+        ops = []
+        for a, b, H, Ls in problem.segments:
+            Heff = sp.csr_matrix(H, dtype=complex)
+            for L in Ls:
+                Heff = Heff - 0.5j * (L.conj().T @ L)
+            M = sp.csr_matrix(-1j * Heff)
+            M.eliminate_zeros()
+            M.sort_indices()
+            ops.append((b, _split(M) + _diagonals(M), _split(sp.vstack(Ls, format="csr")), len(Ls)))
+        ids = np.asarray(ids, dtype=np.int64)
+        for start in range(0, ids.size, self.batch):
+            states, nj, recs, steps = self._block(problem, ops, ids[start:start + self.batch], seed)
+            sums.add_states(states)
+            for k in range(nj.shape[0]):
+                sums.counts += nj[k]
+            sums.records.extend(recs)
+            sums.steps += int(steps.sum())
+        return sums
 
-    (E, W, Wc, Wi), (E_err, W_err, Wc_err, Wi_err) = _jackknife(S, cnt, parts)
-    rho_mean, re_err = _jackknife(S.real, cnt, lambda x: x)
-    _, im_err = _jackknife(S.imag, cnt, lambda x: x)
-    rho_s = S.sum(axis=0) / ntraj
-    n_mean = nsum / ntraj
-    if ntraj > 1:
-        var = np.maximum(n2sum / ntraj - n_mean**2, 0.0) * ntraj / (ntraj - 1)
-        n_err = np.sqrt(var / ntraj)
-    else:
-        n_err = np.full(nt, np.nan)
-    return JumpResult(
-        params=params, t=t, rho_s=rho_s, rho_s_err=re_err + 1j * im_err,
-        n_s=n_mean, n_s_err=n_err, energy=E, energy_err=E_err, W=W, W_err=W_err,
-        W_c=Wc, W_c_err=Wc_err, W_i=Wi, W_i_err=Wi_err, n_jumps=jumps / ntraj,
-        ntraj=ntraj, seed=seed, groups=G,
-        options={"method": "jump/photon-counting", "integrator": "DOPRI5 per-column",
-                 "batch": int(batch), "rtol": rtol, "atol": atol, "block_steps": nsteps,
-                 "elapsed_s": elapsed},
-    )
+    def _block(self, problem, ops, ids, seed):
+        t = problem.t
+        B, D, nt = ids.size, problem.D, len(t)
+        gens = [rng(seed, k) for k in ids]
+        Y = np.stack([initial_state(problem, g) for g in gens], axis=1)
+        Yr, Yi = np.ascontiguousarray(Y.real), np.ascontiguousarray(Y.imag)
+        rthr = np.array([g.random() for g in gens])
+        U = np.stack([g.random(_NRAND) for g in gens])
+        upos = np.zeros(B, np.int64)
+        out = np.empty((B, nt, D), complex)
+        out[:, 0] = Y.T
+        iout = np.ones(B, np.int64)
+        tcol = np.full(B, float(t[0]))
+        hprop = np.full(B, _H0)
+        Fr, Fi = np.zeros((D, B)), np.zeros((D, B))
+        fresh = np.zeros(B, np.bool_)
+        n_ch = ops[0][3]
+        njumps = np.zeros((B, n_ch), np.int64)
+        jt, jc = np.empty((B, _NRAND // 2)), np.empty((B, _NRAND // 2), np.int64)
+        nrec = np.zeros(B, np.int64)
+        nsteps = np.zeros(B, np.int64)
+        rec_t = [[] for _ in range(B)]
+        rec_c = [[] for _ in range(B)]
+        for b, Mops, (Lp, Li, Lr, Lim), _ in ops:
+            fresh[:] = False  # a new segment has a new generator
+            while True:
+                _advance(*Mops, Lp, Li, Lr, Lim, n_ch, Yr, Yi, Fr, Fi, fresh, tcol, hprop,
+                         rthr, U, upos, iout, t, float(b), self.rtol, self.atol, out, njumps,
+                         jt, jc, nrec, nsteps)
+                if self.records:
+                    for c in np.flatnonzero(nrec):
+                        rec_t[c].append(jt[c, : nrec[c]].copy())
+                        rec_c[c].append(jc[c, : nrec[c]].copy())
+                nrec[:] = 0
+                need = np.flatnonzero((tcol < b) & (upos + 2 > _NRAND))
+                if need.size == 0:
+                    break
+                for c in need:  # refill: keep the unused draws, continue the stream
+                    U[c] = np.concatenate([U[c, upos[c]:], gens[c].random(upos[c])])
+                    upos[c] = 0
+        recs = []
+        if self.records:
+            for c in range(B):
+                recs.append({
+                    "jump_times": np.concatenate(rec_t[c]) if rec_t[c] else np.empty(0),
+                    "jump_channels": np.concatenate(rec_c[c]) if rec_c[c] else np.empty(0, np.int64),
+                })
+        return out, njumps, recs, nsteps

@@ -1,0 +1,206 @@
+r"""The ensemble runner: seeds, groups, joblib (loky / threading / Dask), progress, reduction.
+
+``run(method, problem, ntraj, seed)`` splits trajectories 0..ntraj-1 into ``groups`` contiguous
+groups, has ``method.run_group`` compute each group's sums (one task per group, on joblib's
+``loky`` processes, ``threading`` threads, or a Dask cluster through joblib's ``dask``
+backend) and adds the groups in group order.  Because a trajectory's numbers depend only on its
+own seed and a group's sums only on its trajectories, the result is bitwise identical for any
+``n_jobs``, backend or batch size (tested).  Memory is O(groups * len(t) * Ns^2): it does not
+grow with ``ntraj``.
+
+Errors.  Everything is reported from the averaged state rho_s = sum of group sums / ntraj.  The
+standard error of any function f of the mean (linear: energy, n_s, matrix elements; nonlinear:
+W, W_c, W_i) is the delete-one-group jackknife error
+
+    se^2 = (G-1)/G sum_g (f_(g) - mean_g f_(g))^2,  f_(g) = f(mean without group g),
+
+and f is also reported bias-corrected, f_bc = G f - (G-1) mean_g f_(g), which removes the
+O(1/ntraj) bias that the nonlinearity of the ergotropy gives a finite ensemble.  With G groups
+the standardised error is t-distributed with G - 1 degrees of freedom: a 95 % interval is
+f +- t_{0.975, G-1} se (``interval``).
+
+Ctrl-C (KeyboardInterrupt) stops the run cleanly: the groups that finished are kept and returned
+(``interrupted=True``, ``ntraj`` = trajectories done).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import numpy as np
+
+from ..ergotropy import ergotropy_parts
+from ..results import TrajectoryDischargeResult, TrajectoryResult
+from .base import GroupSums, Problem
+
+__all__ = ["run", "jackknife", "interval", "BACKENDS"]
+
+BACKENDS = ("loky", "threading", "dask")
+
+
+def jackknife(S: np.ndarray, n: np.ndarray, fun):
+    """Delete-one-group jackknife.  ``S``: group sums (G, ...); ``n``: group sizes; ``fun`` maps a
+    stack of means (K, ...) to a stack of estimates.  Returns (estimate at the full mean,
+    standard error, bias-corrected estimate); errors are NaN for G < 2."""
+    G = S.shape[0]
+    tot, N = S.sum(axis=0), n.sum()
+    est = fun((tot / N)[None])[0]
+    if G < 2:
+        nan = np.full_like(np.asarray(est, dtype=float), np.nan)
+        return est, nan, est
+    loo = fun((tot[None] - S) / (N - n).reshape((G,) + (1,) * (S.ndim - 1)))
+    mean = loo.mean(axis=0)
+    err = np.sqrt((G - 1) / G * np.sum(np.abs(loo - mean) ** 2, axis=0))
+    return est, err, G * est - (G - 1) * mean
+
+
+def interval(value, err, groups: int, level: float = 0.95):
+    """Two-sided confidence interval value +- t_{(1+level)/2, groups-1} * err."""
+    from scipy.stats import t as student_t
+
+    q = student_t.ppf(0.5 + level / 2, groups - 1)
+    return value - q * err, value + q * err
+
+
+def _task(method, problem, g, ids, seed):
+    return g, method.run_group(problem, ids, seed)
+
+
+@contextlib.contextmanager
+def _dask(n_jobs: int, scheduler):
+    """A Dask client: the given one, one connected to ``scheduler`` (an address), or a local
+    cluster of n_jobs single-threaded worker processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, str):
+        yield scheduler  # a Client the caller manages
+        return
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _check_int(name, v, low):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_jobs: int = 1,
+        backend: str = "loky", scheduler=None, progress: bool | None = None):
+    """Average ``ntraj`` trajectories of ``method`` (``Jump``, ``Homodyne``) on ``problem``.
+
+    Parameters
+    ----------
+    method : object with ``run_group(problem, ids, seed) -> GroupSums``, ``name``, ``options``
+    problem : Problem (``charge_problem`` / ``discharge_problem``)
+    ntraj, seed : int
+        Trajectory k uses ``SeedSequence(seed, spawn_key=(k,))``.
+    groups : int
+        Number of contiguous trajectory groups: the unit of parallel work and of the jackknife.
+    n_jobs : int
+        Parallel workers (joblib ``n_jobs``; for ``dask`` without ``scheduler``, the number of
+        local worker processes).
+    backend : "loky", "threading" or "dask"
+    scheduler : str or dask.distributed.Client, optional
+        Dask scheduler address (or a client) for ``backend="dask"``.
+    progress : bool, optional
+        tqdm progress bar over trajectories (default: when stderr is a terminal).
+
+    Returns
+    -------
+    TrajectoryResult (charge problems) or TrajectoryDischargeResult (discharge problems).
+    """
+    import joblib
+    from tqdm.auto import tqdm
+
+    ntraj = _check_int("ntraj", ntraj, 1)
+    seed = _check_int("seed", seed, 0)
+    G = min(_check_int("groups", groups, 1), ntraj)
+    n_jobs = _check_int("n_jobs", n_jobs, 1)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if scheduler is not None and backend != "dask":
+        raise ValueError("scheduler is only used with backend='dask'")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bounds = (np.arange(G + 1) * ntraj) // G
+    tasks = [(g, np.arange(bounds[g], bounds[g + 1])) for g in range(G)]
+    done: list[GroupSums | None] = [None] * G
+    interrupted = False
+    t_start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if backend == "dask":
+            stack.enter_context(_dask(n_jobs, scheduler))
+            stack.enter_context(joblib.parallel_config(backend="dask"))
+            par = joblib.Parallel(return_as="generator_unordered")
+        else:
+            par = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
+        bar = stack.enter_context(tqdm(total=ntraj, disable=not progress, unit="traj",
+                                       desc=f"{method.name} {problem.kind}"))
+        gen = par(joblib.delayed(_task)(method, problem, g, ids, seed) for g, ids in tasks)
+        try:
+            for g, sums in gen:
+                done[g] = sums
+                bar.update(sums.n)
+        except KeyboardInterrupt:
+            interrupted = True
+            gen.close()
+    parts = [d for d in done if d is not None]
+    if not parts:
+        raise KeyboardInterrupt("interrupted before any trajectory group finished")
+    options = {**method.options, "channels": list(problem.channels), "backend": backend,
+               "n_jobs": n_jobs, "elapsed_s": time.perf_counter() - t_start,
+               "steps_per_traj": sum(p.steps for p in parts) / sum(p.n for p in parts)}
+    return _reduce(problem, method.name, parts, seed, interrupted, options)
+
+
+def _reduce(problem: Problem, name: str, parts, seed, interrupted, options):
+    n = np.array([p.n for p in parts], dtype=float)
+    N, G = int(n.sum()), len(parts)
+    S_s = np.stack([p.rho_s for p in parts])
+    S_o = np.stack([p.rho_o for p in parts])
+    counts = sum(p.counts for p in parts) / N
+    records = [r for p in parts for r in p.records]
+    Ns, No = problem.dims
+
+    def split(S):  # element-wise errors of Re and Im
+        _, er, _ = jackknife(S.real, n, lambda x: x)
+        _, ei, _ = jackknife(S.imag, n, lambda x: x)
+        return er + 1j * ei
+
+    rho_s, rho_o = S_s.sum(axis=0) / N, S_o.sum(axis=0) / N
+    ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records}
+
+    def parts_s(x):
+        e = ergotropy_parts(x, problem.ladder_s)
+        return np.stack([e.energy, e.W, e.W_c, e.W_i], axis=1)
+
+    (E, W, Wc, Wi), (E_e, W_e, Wc_e, Wi_e), (_, W_b, Wc_b, Wi_b) = jackknife(S_s, n, parts_s)
+    if problem.kind == "discharge":
+        info = problem.info
+        Wa, Wa_e, Wa_b = jackknife(S_o, n, lambda x: ergotropy_parts(x, problem.ladder_o).W)
+        return TrajectoryDischargeResult(
+            params=info["params"], t=problem.t, method=name, options=options, load=info["load"],
+            t0=float(info.get("t0", 0.0)), rho_s=rho_s, rho_a=rho_o, W_s=W, W_a=Wa,
+            rho_s_err=split(S_s), rho_a_err=split(S_o), W_s_err=W_e, W_a_err=Wa_e, W_s_bc=W_b,
+            W_a_bc=Wa_b, counts=counts, **ens)
+    nums = np.arange(Ns, dtype=float), np.arange(No, dtype=float)
+    n_s, n_s_e, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
+    n_p, n_p_e, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
+    return TrajectoryResult(
+        params=problem.info["params"], t=problem.t, method=name, options=options, rho_s=rho_s,
+        energy=E, W=W, W_c=Wc, W_i=Wi, n_p=n_p, tail_s=rho_s[:, -1, -1].real,
+        tail_p=rho_o[:, -1, -1].real, rho_s_err=split(S_s), energy_err=E_e, W_err=W_e,
+        W_c_err=Wc_e, W_i_err=Wi_e, W_bc=W_b, W_c_bc=Wc_b, W_i_bc=Wi_b, n_s=n_s, n_s_err=n_s_e,
+        n_p_err=n_p_e, counts=counts, **ens)
