@@ -18,14 +18,16 @@ import numpy as np
 from .params import BatteryParams, LoadParams
 from .results import first_max
 
-METHODS = ("exact",)
+METHODS = ("exact", "jump", "homodyne")
 
 # parameter name -> command-line option, for error messages
 _OPTION = {
     "kappa": "--kappa", "gamma_s": "--gamma-s", "gamma_p": "--gamma-p", "F": "--F", "delta": "--delta",
     "nth_s": "--nth-s", "nth_p": "--nth-p", "Ns": "--ns", "Np": "--np", "t_off": "--t-off",
     "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a",
-    "t_end": "--t-end", "dt_out": "--dt-out", "t0": "--t0",
+    "t_end": "--t-end", "dt_out": "--dt-out", "t0": "--t0", "ntraj": "--ntraj", "seed": "--seed",
+    "n_jobs": "--n-jobs", "backend": "--backend", "scheduler": "--scheduler", "theta": "--theta",
+    "dt": "--dt", "groups": "--groups", "method": "--method",
 }
 
 
@@ -70,9 +72,22 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
         g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
         g.add_argument("--dt-out", type=_real, default=0.1, help="output step (0.1)")
     r = p.add_argument_group("run")
-    r.add_argument("--method", choices=METHODS, default="exact", help="solver (exact: Lindblad master equation)")
+    r.add_argument("--method", choices=METHODS, default="exact",
+                   help="exact: Lindblad master equation; jump: photon-counting trajectories; "
+                        "homodyne: diffusive trajectories")
     r.add_argument("--engine", choices=("fast", "qutip"), default="fast",
                    help="exact solver engine: fast (default) or qutip.mesolve (reference)")
+    t = p.add_argument_group("trajectories (--method jump|homodyne)")
+    t.add_argument("--ntraj", type=int, default=1000, help="number of trajectories (1000)")
+    t.add_argument("--seed", type=int, default=0, help="seed; trajectory k uses SeedSequence(seed).spawn()[k] (0)")
+    t.add_argument("--n-jobs", type=int, default=1, help="parallel workers (1)")
+    t.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
+                   help="joblib backend (loky); dask without --scheduler starts a local cluster of n-jobs workers")
+    t.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
+    t.add_argument("--groups", type=int, default=20, help="trajectory groups for the jackknife errors (20)")
+    t.add_argument("--theta", type=_real, default=0.0, help="homodyne phase of the signal output (0)")
+    t.add_argument("--heterodyne", action="store_true", help="heterodyne instead of homodyne detection")
+    t.add_argument("--dt", type=_real, default=None, help="homodyne time step (method default)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -122,29 +137,69 @@ def _floats(x) -> list:
     return [float(v) for v in np.asarray(x)]
 
 
+def _traj_kw(a) -> dict:
+    """Keywords of trajectories.charge / discharge from the command line."""
+    if a.scheduler and a.backend != "dask":
+        raise UsageError("--scheduler: needs --backend dask")
+    kw = {"method": a.method, "ntraj": a.ntraj, "seed": a.seed, "n_jobs": a.n_jobs, "backend": a.backend,
+          "scheduler": a.scheduler, "groups": a.groups, "progress": False if a.no_progress else None}
+    if a.method == "homodyne":
+        kw.update(theta=a.theta, heterodyne=a.heterodyne)
+        if a.dt is not None:
+            kw["dt"] = a.dt
+    elif a.theta != 0.0 or a.heterodyne or a.dt is not None:
+        raise UsageError("--theta/--heterodyne/--dt: only with --method homodyne")
+    return kw
+
+
+def _ensemble_json(res, names) -> dict:
+    out = {"ntraj": res.ntraj, "seed": res.seed, "groups": res.groups, "interrupted": res.interrupted,
+           "options": res.options}
+    for n in names:
+        out[n + "_err"] = _floats(getattr(res, n + "_err"))
+    return out
+
+
+def _pm(res, name, i) -> str:
+    err = getattr(res, name + "_err", None)
+    v = getattr(res, name)[i]
+    return f"{v:.6g}" if err is None else f"{v:.5g} +- {err[i]:.2g}"
+
+
 def _charge(a) -> int:
     from . import exact
 
     p = _battery(a)
     t = _grid(a.t_end, a.dt_out)
-    res = exact.charge(p, t, engine=a.engine, progress=False if a.no_progress else None)
+    if a.method == "exact":
+        res = exact.charge(p, t, engine=a.engine, progress=False if a.no_progress else None)
+    else:
+        from . import trajectories
+
+        res = trajectories.charge(p, t, **_traj_kw(a))
     if a.out:
         from .plotting import plot_charge
 
         res.save(os.path.join(a.out, "charge.h5"))
         plot_charge(res, os.path.join(a.out, "charge.png"))
     if a.json:
-        json.dump({"params": p.to_dict(), "method": a.method, "t": _floats(res.t), "W": _floats(res.W),
-                   "W_c": _floats(res.W_c), "W_i": _floats(res.W_i), "energy": _floats(res.energy)}, sys.stdout)
+        doc = {"params": p.to_dict(), "method": a.method, "t": _floats(res.t), "W": _floats(res.W),
+               "W_c": _floats(res.W_c), "W_i": _floats(res.W_i), "energy": _floats(res.energy)}
+        if a.method != "exact":
+            doc.update(_ensemble_json(res, ("W", "W_c", "W_i", "energy")))
+        json.dump(doc, sys.stdout)
         print()
     else:
         i_c = int(np.argmax(res.W_c))
         P = res.power
         i_p = int(np.nanargmax(P)) if np.any(np.isfinite(P)) else 0
-        print(f"charge ({a.method}, {a.engine}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
+        how = a.engine if a.method == "exact" else f"{res.ntraj} trajectories, seed {res.seed}"
+        print(f"charge ({a.method}, {how}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
               f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
-        print(f"  at t={res.t[-1]:g}: W={res.W[-1]:.6g}  W_c={res.W_c[-1]:.6g}  W_i={res.W_i[-1]:.6g}  "
-              f"energy={res.energy[-1]:.6g}  (units of omega_s)")
+        if getattr(res, "interrupted", False):
+            print(f"  interrupted: {res.ntraj} of {a.ntraj} trajectories finished; results are theirs")
+        print(f"  at t={res.t[-1]:g}: W={_pm(res, 'W', -1)}  W_c={_pm(res, 'W_c', -1)}  W_i={_pm(res, 'W_i', -1)}  "
+              f"energy={_pm(res, 'energy', -1)}  (units of omega_s)")
         print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
         print(f"  truncation: max population of top level  signal {res.tail_s.max():.2e}, pump {res.tail_p.max():.2e}")
         if a.out:
@@ -160,7 +215,12 @@ def _discharge(a) -> int:
     if not math.isfinite(a.t0) or a.t0 < 0:
         raise ValueError(f"t0 must be finite and >= 0, got {a.t0}")
     t = _grid(a.t_end, a.dt_out)
-    res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None)
+    if a.method == "exact":
+        res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None)
+    else:
+        from . import trajectories
+
+        res = trajectories.discharge(p, load, t, t0=a.t0, **_traj_kw(a))
     if a.out:
         from .plotting import plot_discharge
 
@@ -168,17 +228,22 @@ def _discharge(a) -> int:
         plot_discharge(res, os.path.join(a.out, "discharge.png"))
     if a.json:
         params = {"battery": p.to_dict(), "load": load.to_dict(), "t0": a.t0}
-        json.dump({"params": params, "method": a.method, "t": _floats(res.t), "kappa_s": _floats(res.kappa_s),
-                   "kappa_a": _floats(res.kappa_a), "W_s": _floats(res.W_s), "W_a": _floats(res.W_a)}, sys.stdout)
+        doc = {"params": params, "method": a.method, "t": _floats(res.t), "kappa_s": _floats(res.kappa_s),
+               "kappa_a": _floats(res.kappa_a), "W_s": _floats(res.W_s), "W_a": _floats(res.W_a)}
+        if a.method != "exact":
+            doc.update(_ensemble_json(res, ("kappa_s", "kappa_a", "W_s", "W_a")))
+        json.dump(doc, sys.stdout)
         print()
     else:
         i = int(np.argmax(res.kappa_a))
         first = first_max(res.kappa_a)
         print(f"discharge ({a.method}) from t0={a.t0:g}: g={load.g:g} gamma_a={load.gamma_a:g} "
               f"omega_s={load.omega_s:g} omega_a={load.omega_a:g}")
-        print(f"  battery at t0: kappa_s={res.kappa_s[0]:.6g} (W_s={res.W_s[0]:.6g})")
-        print(f"  load: first maximum kappa_a={res.kappa_a[first]:.6g} at t-t0={res.t[first]:g};"
-              f"  overall max {res.kappa_a[i]:.6g} at t-t0={res.t[i]:g}")
+        if getattr(res, "interrupted", False):
+            print(f"  interrupted: {res.ntraj} of {a.ntraj} trajectories finished; results are theirs")
+        print(f"  battery at t0: kappa_s={_pm(res, 'kappa_s', 0)} (W_s={_pm(res, 'W_s', 0)})")
+        print(f"  load: first maximum kappa_a={_pm(res, 'kappa_a', first)} at t-t0={res.t[first]:g};"
+              f"  overall max {_pm(res, 'kappa_a', i)} at t-t0={res.t[i]:g}")
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'discharge.h5')} and discharge.png")
     return 0

@@ -42,6 +42,22 @@ def test_discharge_json_round_trip(capsys):
     assert np.allclose(np.array(out["W_s"]) / 100.0, out["kappa_s"])  # omega_s = 100 by default
 
 
+def test_jump_json_has_errors_and_matches_api(capsys):
+    argv = ["charge", *SMALL, "--t-end", "2", "--dt-out", "1", "--method", "jump", "--ntraj", "40",
+            "--seed", "5", "--groups", "4"]
+    out = run_json(capsys, argv)
+    assert out["ntraj"] == 40 and out["seed"] == 5 and out["method"] == "jump"
+    assert set(out) >= {"W_err", "W_c_err", "W_i_err", "energy_err"}
+    from cimqb_traj import trajectories
+
+    api = trajectories.charge(BatteryParams(**out["params"]), out["t"], ntraj=40, seed=5, groups=4)
+    for k in ("W", "W_err", "energy", "energy_err"):  # the same seeds give the same numbers
+        np.testing.assert_array_equal(out[k], getattr(api, k))
+    # any n_jobs gives the same result
+    out2 = run_json(capsys, argv + ["--n-jobs", "2"])
+    assert out2["W"] == out["W"] and out2["W_err"] == out["W_err"]
+
+
 def test_out_writes_data_and_plot(tmp_path, capsys):
     assert main(["charge", *SMALL, "--t-end", "1", "--dt-out", "0.5", "--out", str(tmp_path / "res")]) == 0
     assert "W=" in capsys.readouterr().out
@@ -66,6 +82,12 @@ def test_out_writes_data_and_plot(tmp_path, capsys):
     (["discharge", "--omega-a", "0"], "--omega-a"),
     (["discharge", "--t0", "inf"], "--t0"),
     (["charge", "--ns", "8", "--np", "3", "--t-end", "2"], "--ns/--np"),  # truncation too small
+    (["charge", "--method", "jump", "--ntraj", "0"], "--ntraj"),
+    (["charge", "--method", "jump", "--seed", "-4"], "--seed"),
+    (["charge", "--method", "jump", "--n-jobs", "0"], "--n-jobs"),
+    (["charge", "--method", "jump", "--backend", "mpi"], "--backend"),
+    (["charge", "--method", "jump", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler"),
+    (["charge", "--method", "jump", "--theta", "0.3"], "--theta"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, name, capsys):
     assert main(argv + ["--no-progress"]) == 2

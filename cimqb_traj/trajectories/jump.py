@@ -377,6 +377,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, Lptr, Lind, Ldr, Ldi, n_ch, Yr, Yi,
 
 
 _MAX_DIAGONALS = 32
+_BLOCK_BYTES = 64 * 2**20
 
 
 def _split(M):
@@ -441,8 +442,11 @@ class Jump:
             M.sort_indices()
             ops.append((b, _split(M) + _diagonals(M), _split(sp.vstack(Ls, format="csr")), len(Ls)))
         ids = np.asarray(ids, dtype=np.int64)
-        for start in range(0, ids.size, self.batch):
-            states, nj, recs, steps = self._block(problem, ops, ids[start:start + self.batch], seed)
+        # the block's states at the output times are kept until the block is summed: cap them
+        # at _BLOCK_BYTES (results do not depend on the batch size)
+        batch = max(1, min(self.batch, _BLOCK_BYTES // (16 * len(problem.t) * problem.D)))
+        for start in range(0, ids.size, batch):
+            states, nj, recs, steps = self._block(problem, ops, ids[start:start + batch], seed)
             sums.add_states(states)
             for k in range(nj.shape[0]):
                 sums.counts += nj[k]
