@@ -78,7 +78,8 @@ def test_coherent_state_under_pure_loss():
     alpha, ntraj = 1.2, 400
     t = np.linspace(0.0, 2.0, 5)
     psi0 = qutip.tensor(qutip.coherent(p.Ns, alpha, method="analytic"), qutip.basis(p.Np, 0))
-    r = run_jump(p, t, ntraj, seed=3, psi0=psi0)
+    # tight tolerances: the bounds below are integration-error bounds (rtol = atol = 1e-8)
+    r = run_jump(p, t, ntraj, seed=3, psi0=psi0, rtol=1e-8, atol=1e-8)
     n_th = abs(alpha) ** 2 * np.exp(-p.gamma_s * t)
     assert np.all(np.abs(r.n_s - n_th) <= 4 * r.n_s_err + 1e-6)
     # every trajectory stays the coherent state |alpha e^{-t/2}>: a jump a|beta> = beta|beta>

@@ -43,6 +43,9 @@ class Problem:
     ``signal_channel`` is the index of the signal's output (sqrt(gamma_s (n_s+1)) a_s), the one a
     homodyne unraveling measures at phase theta.  ``ladder_s`` / ``ladder_o``: energies of the
     signal and of the other factor's basis states (for ergotropy; ``ladder_o`` None: not computed).
+    ``parity``: +-1 per basis state, a parity the model conserves (signal parity for charging,
+    total excitation parity for the discharge), or None; methods may use it to integrate a
+    trajectory on one parity sector.
     """
 
     t: np.ndarray
@@ -56,6 +59,7 @@ class Problem:
     ladder_o: np.ndarray | None = None
     kind: str = "charge"
     info: dict = field(default_factory=dict)
+    parity: np.ndarray | None = None
 
     @property
     def D(self) -> int:
@@ -69,7 +73,7 @@ class GroupSums:
     ``rho_s`` (nt, Ns, Ns) and ``rho_o`` (nt, No, No): sums of the reduced (normalised) states;
     ``counts`` (n_channels,): total jumps per channel (zeros for diffusive channels);
     ``records``: per-trajectory records in trajectory order (only when asked for);
-    ``steps``: integrator steps taken (attempts, summed over the trajectories).
+    ``steps``: integrator steps taken (attempts, summed over the trajectories), ``rejected`` of them.
     """
 
     n: int
@@ -78,6 +82,7 @@ class GroupSums:
     counts: np.ndarray
     records: list = field(default_factory=list)
     steps: int = 0
+    rejected: int = 0
 
     @classmethod
     def zeros(cls, problem: Problem) -> "GroupSums":
@@ -157,7 +162,8 @@ def charge_problem(params: BatteryParams, t, psi0=None) -> Problem:
     channels = _names(params, [("signal", params.gamma_s, params.nth_s), ("pump", params.gamma_p, params.nth_p)])
     return Problem(t=t, segments=segs, dims=(Ns, Np), psi0=v[None], p0=np.ones(1), channels=channels,
                    signal_channel=0, ladder_s=np.arange(Ns) * params.omega_s,
-                   ladder_o=np.arange(Np) * 2 * params.omega_s, kind="charge", info={"params": params})
+                   ladder_o=np.arange(Np) * 2 * params.omega_s, kind="charge", info={"params": params},
+                   parity=np.repeat((-1.0) ** np.arange(Ns), Np))
 
 
 def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: float = 0.0) -> Problem:
@@ -177,7 +183,18 @@ def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: fl
         raise ValueError(f"rho_s0 must be a square matrix of size >= 2, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)) or not np.allclose(rho, rho.conj().T, atol=1e-10):
         raise ValueError("rho_s0 must be a finite Hermitian matrix")
-    lam, vec = np.linalg.eigh(0.5 * (rho + rho.conj().T))
+    rho = 0.5 * (rho + rho.conj().T)
+    odd = np.arange(Ns) % 2 == 1
+    if np.all(rho[np.ix_(odd, ~odd)] == 0):
+        # block-diagonal in signal parity (every state charged from the vacuum): decompose each
+        # block, so every initial state is a parity eigenstate even with degenerate eigenvalues
+        lam, vec = np.zeros(Ns), np.zeros((Ns, Ns), complex)
+        for blk in (np.flatnonzero(~odd), np.flatnonzero(odd)):
+            l, v = np.linalg.eigh(rho[np.ix_(blk, blk)])
+            lam[blk] = l
+            vec[np.ix_(blk, blk)] = v
+    else:
+        lam, vec = np.linalg.eigh(rho)
     if lam.min() < -1e-8 * lam.max():
         raise ValueError(f"rho_s0 must be positive semi-definite (smallest eigenvalue {lam.min():.3g})")
     keep = lam > 1e-14 * lam.max()
@@ -192,4 +209,5 @@ def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: fl
     return Problem(t=t, segments=((t[0], t[-1], H, Ls),), dims=(Ns, 2), psi0=psi0, p0=p0,
                    channels=channels, signal_channel=0, ladder_s=np.arange(Ns) * load.omega_s,
                    ladder_o=np.array([0.0, load.omega_a]), kind="discharge",
-                   info={"params": params, "load": load, "t0": float(t0), "dropped_weight": float(lam[~keep].sum())})
+                   info={"params": params, "load": load, "t0": float(t0), "dropped_weight": float(lam[~keep].sum())},
+                   parity=np.repeat((-1.0) ** np.arange(Ns), 2) * np.tile([1.0, -1.0], Ns))

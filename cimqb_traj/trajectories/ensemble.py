@@ -161,7 +161,8 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
         raise KeyboardInterrupt("interrupted before any trajectory group finished")
     options = {**method.options, "channels": list(problem.channels), "backend": backend,
                "n_jobs": n_jobs, "elapsed_s": time.perf_counter() - t_start,
-               "steps_per_traj": sum(p.steps for p in parts) / sum(p.n for p in parts)}
+               "steps_per_traj": sum(p.steps for p in parts) / sum(p.n for p in parts),
+               "rejected_per_traj": sum(p.rejected for p in parts) / sum(p.n for p in parts)}
     return _reduce(problem, method.name, parts, seed, interrupted, options)
 
 
