@@ -1,9 +1,7 @@
-r"""Photon-counting unraveling (quantum jumps) of the charging master equation.
+r"""Photon-counting unraveling (quantum jumps) of a ``base.Problem`` (charging or discharge).
 
-Model: the same as ``exact.charge`` -- Hamiltonian ``model.hamiltonian(params, F)``, collapse
-operators ``model.collapse_ops(params)`` (every channel is counted), the pump switch-off at
-``params.t_off`` treated as a discontinuity (each segment is integrated separately, no step
-crosses it), vacuum initial state unless ``psi0`` is given.
+Every collapse operator of the problem is counted; generator changes (the pump switch-off) are
+segment ends that no step crosses; a mixed initial state is sampled from its decomposition.
 
 Method (waiting-time / norm-decay algorithm, no first-order coin flip per step)
 -------------------------------------------------------------------------------
@@ -15,7 +13,10 @@ and draws a fresh r.
 
 Integrator.  A block of ``batch`` trajectories is one dense (D, B) array (real and imaginary
 parts stored apart so the inner loops over the block vectorise) and every right-hand side is
-one CSR-times-block product ``(-i H_eff) @ Psi``.  The whole block loop -- DOPRI5 stages, error
+one sparse-times-block product ``(-i H_eff) @ Psi`` (diagonal storage: a Fock-space generator
+is a handful of diagonals; CSR otherwise).  Photon-counting trajectories of a parity-conserving
+model are parity eigenstates, so each is integrated on its parity sector, half the space, and
+changes sector at a parity-flipping jump (``_sectors``).  The whole block loop -- DOPRI5 stages, error
 control, jump location, channel choice, output -- runs in one numba kernel (``_advance``); Python
 only refills each trajectory's pre-drawn random numbers when they run out.  We use our own
 Dormand-Prince 5(4) (DOPRI5) with Hairer's error norm and *per-column* time, step size, error
@@ -33,12 +34,13 @@ Why not ``scipy.integrate.solve_ivp``: it has one scalar time and one step size 
 a block would have to be restarted (or every column stepped at the most restrictive step) at
 each of the thousands of jumps per trajectory, and its event location runs per event in Python.
 
-Why an explicit method: the problem is only mildly stiff.  The spectrum of -i H_eff has decay
-rates up to ~ (gamma_p (Np-1) + gamma_s (Ns-1))/2 and frequencies of the same order
-(|lambda| ~ 100-200 at the paper's truncation), so DOPRI5 runs at its stability limit with
-steps ~ 0.02, while the mean time between jumps is ~ 1/(gamma_p <n_p> + gamma_s <n_s>) ~ 0.02-0.05:
-the jump record, not the stiffness, sets the step count, and an implicit method would pay a
-sparse LU solve per stage for nothing.
+Why an explicit method: the problem is only mildly stiff.  At the paper's truncation the
+spectrum of -i H_eff reaches |lambda| ~ 100 (decay rates up to ~ gamma_p (Np-1)/2 = 64,
+frequencies up to ~ 80), so DOPRI5 runs near its stability limit with steps ~ 0.02-0.03,
+while the mean time between jumps is ~ 1/(gamma_p <n_p> + gamma_s <n_s>) ~ 0.03: about a third
+of the steps end at a jump, and an implicit method would pay a sparse LU solve per stage to
+lengthen only the other steps by ~2x.  Step control is PI (Gustafsson, beta = 0.04), which
+damps the step-size oscillation an explicit method shows at its stability limit.
 
 Jump location.  DOPRI5's 4th-order continuous extension psi(t0 + theta h) = sum_m c_m theta^m
 (m = 0..4) makes ||psi(theta)||^2 an explicit degree-8 polynomial in theta whose coefficients
@@ -108,8 +110,10 @@ _NRAND = 512
 # The kernels loop over each column separately with a fixed operation order and no fastmath,
 # so a column's numbers never depend on the other columns of its block.
 @numba.njit(cache=True, nogil=True)
-def _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1):
-    """O[:, c0:c1] = M @ X[:, c0:c1] (M in CSR, split real/imaginary parts): one sweep over M."""
+def _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1, cplx):
+    """O[:, c0:c1] = M @ X[:, c0:c1] (M in CSR, split real/imaginary parts): one sweep over M.
+    ``cplx`` False: M and X are real, only the real part is computed (O's imaginary part is
+    left untouched, i.e. zero)."""
     n = c1 - c0
     sr, si = np.empty(n), np.empty(n)
     for i in range(ptr.size - 1):
@@ -119,21 +123,27 @@ def _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1):
         for jj in range(ptr[i], ptr[i + 1]):
             ar, ai, j = dr[jj], di[jj], ind[jj]
             xr, xi = Xr[j, c0:c1], Xi[j, c0:c1]
-            for c in range(n):
-                sr[c] += ar * xr[c] - ai * xi[c]
-                si[c] += ar * xi[c] + ai * xr[c]
+            if cplx:
+                for c in range(n):
+                    sr[c] += ar * xr[c] - ai * xi[c]
+                    si[c] += ar * xi[c] + ai * xr[c]
+            else:
+                for c in range(n):
+                    sr[c] += ar * xr[c]
         for c in range(n):
             Or[i, c0 + c] = sr[c]
-            Oi[i, c0 + c] = si[c]
+        if cplx:
+            for c in range(n):
+                Oi[i, c0 + c] = si[c]
 
 
 @numba.njit(cache=True, nogil=True)
-def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1):
+def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1, cplx):
     """O[:, c0:c1] = M @ X[:, c0:c1] with M in diagonal storage (row i, diagonal d: V[d, i] =
     M[i, i + offs[d]]) when ``offs`` is non-empty -- the Fock-space generators here are a
     handful of diagonals, and the diagonal sweep needs no index indirection -- else in CSR."""
     if offs.size == 0:
-        _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1)
+        _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1, cplx)
         return
     D = Xr.shape[0]
     n = c1 - c0
@@ -148,63 +158,131 @@ def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1):
             if j < 0 or j >= D or (ar == 0.0 and ai == 0.0):
                 continue
             xr, xi = Xr[j, c0:c1], Xi[j, c0:c1]
-            for c in range(n):
-                sr[c] += ar * xr[c] - ai * xi[c]
-                si[c] += ar * xi[c] + ai * xr[c]
+            if cplx:
+                for c in range(n):
+                    sr[c] += ar * xr[c] - ai * xi[c]
+                    si[c] += ar * xi[c] + ai * xr[c]
+            else:
+                for c in range(n):
+                    sr[c] += ar * xr[c]
         for c in range(n):
             Or[i, c0 + c] = sr[c]
-            Oi[i, c0 + c] = si[c]
+        if cplx:
+            for c in range(n):
+                Oi[i, c0 + c] = si[c]
 
 
-# Accumulators below are arrays allocated inside the kernel: LLVM then knows they alias no
-# argument and vectorises the loops over the block (3x faster than accumulating in place).
+# Accumulators below are arrays allocated inside the kernel and swept j-outer: LLVM then knows
+# they alias no argument and vectorises the loops over the block (2-3x faster than in place).
 @numba.njit(cache=True, nogil=True)
-def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n):
-    """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns."""
+def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
+    """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns (real part only if not cplx)."""
     D = yr.shape[0]
-    ar, ai = np.empty(n), np.empty(n)
+    ar, ai = np.zeros((D, n)), np.zeros((D, n))
+    for j in range(m):
+        a = coef[j]
+        for i in range(D):
+            kr, acc = Kr[j, i], ar[i]
+            for k in range(n):
+                acc[k] += a * kr[k]
+            if cplx:
+                ki, acc = Ki[j, i], ai[i]
+                for k in range(n):
+                    acc[k] += a * ki[k]
     for i in range(D):
         for k in range(n):
-            ar[k] = 0.0
-            ai[k] = 0.0
-        for j in range(m):
-            a = coef[j]
-            kr, ki = Kr[j, i], Ki[j, i]
+            Or[i, k] = yr[i, k] + h[k] * ar[i, k]
+        if cplx:
             for k in range(n):
-                ar[k] += a * kr[k]
-                ai[k] += a * ki[k]
-        for k in range(n):
-            Or[i, k] = yr[i, k] + h[k] * ar[k]
-            Oi[i, k] = yi[i, k] + h[k] * ai[k]
+                Oi[i, k] = yi[i, k] + h[k] * ai[i, k]
 
 
 @numba.njit(cache=True, nogil=True)
-def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n):
-    """Hairer's squared error sum per column, err[k] = sum_i |h e_i / (atol_k + rtol max(|y_i|,
-    |ynew_i|))|^2 with e = sum_j E_j K_j, and nrm[k] = ||ynew||^2."""
+def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx):
+    """Squared error sum per column, err[k] = sum_i |h e_i|^2 / (atol_k^2 + rtol^2 max(|y_i|^2,
+    |ynew_i|^2)) with e = sum_j E_j K_j -- Hairer's weights sc_i = atol + rtol max(|y_i|, |ynew_i|)
+    combined in quadrature instead of summed (within a factor sqrt 2 of them, and no square
+    root per component) -- and nrm[k] = ||ynew||^2."""
     D = yr.shape[0]
-    er_, ei_, e2, n2 = np.empty(n), np.empty(n), np.zeros(n), np.zeros(n)
-    for i in range(D):
-        for k in range(n):
-            er_[k] = 0.0
-            ei_[k] = 0.0
-        for j in range(7):
-            a = _E[j]
-            kr, ki = Kr[j, i], Ki[j, i]
+    er, ei = np.zeros((D, n)), np.zeros((D, n))
+    for j in range(7):
+        a = _E[j]
+        for i in range(D):
+            kr, kk, acc, acc2 = Kr[j, i], Ki[j, i], er[i], ei[i]
             for k in range(n):
-                er_[k] += a * kr[k]
-                ei_[k] += a * ki[k]
-        y_r, y_i, n_r, n_i = yr[i], yi[i], nr[i], ni[i]
+                acc[k] += a * kr[k]
+            if cplx:
+                for k in range(n):
+                    acc2[k] += a * kk[k]
+    e2, n2, at2, h2 = np.zeros(n), np.zeros(n), np.empty(n), np.empty(n)
+    r2 = rtol * rtol
+    for k in range(n):
+        at2[k] = atc[k] * atc[k]
+        h2[k] = h[k] * h[k]
+    for i in range(D):
+        y_r, y_i, n_r, n_i, e_r, e_i = yr[i], yi[i], nr[i], ni[i], er[i], ei[i]
         for k in range(n):
             a2 = n_r[k] * n_r[k] + n_i[k] * n_i[k]
-            big = np.sqrt(max(y_r[k] * y_r[k] + y_i[k] * y_i[k], a2))
-            sc = atc[k] + rtol * big
-            x, y = h[k] * er_[k] / sc, h[k] * ei_[k] / sc
-            e2[k] += x * x + y * y
+            b2 = y_r[k] * y_r[k] + y_i[k] * y_i[k]
+            m2 = a2 if a2 > b2 else b2
+            e2[k] += h2[k] * (e_r[k] * e_r[k] + e_i[k] * e_i[k]) / (at2[k] + r2 * m2)
             n2[k] += a2
     for k in range(n):
         err[k] = e2[k]
         nrm[k] = n2[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _crossings(jk, yr, yi, Kr, Ki, h, rthr, act, cplx):
+    """For the jumping columns jk of a step: DOPRI5's dense output psi(theta) = sum_m C_m
+    theta^m (m = 0..4) gives ||psi(theta)||^2 = sum_{m,m'} Re<C_m, C_m'> theta^(m+m'), whose
+    crossing with the column's threshold r is the jump time; returns theta and the states there
+    (rows).  The columns are processed together, row by row, so each cache line of the stages is
+    read once for all of them."""
+    D, nj = yr.shape[0], jk.size
+    Cr, Ci = np.zeros((5, D, nj)), np.zeros((5, D, nj))
+    for i in range(D):
+        for x in range(nj):
+            Cr[0, i, x], Ci[0, i, x] = yr[i, jk[x]], yi[i, jk[x]]
+        for m in range(4):
+            ar, ai = Cr[m + 1, i], Ci[m + 1, i]
+            for j in range(7):
+                a = _P[j, m]
+                if a == 0.0:
+                    continue
+                kr, ki = Kr[j, i], Ki[j, i]
+                for x in range(nj):
+                    ar[x] += a * kr[jk[x]]
+                if cplx:
+                    for x in range(nj):
+                        ai[x] += a * ki[jk[x]]
+            for x in range(nj):
+                ar[x] *= h[jk[x]]
+                ai[x] *= h[jk[x]]
+    Q = np.zeros((nj, 9))
+    g = np.empty(nj)
+    for m in range(5):
+        for m2 in range(m, 5):
+            for x in range(nj):
+                g[x] = 0.0
+            for i in range(D):
+                a_r, a_i, b_r, b_i = Cr[m, i], Ci[m, i], Cr[m2, i], Ci[m2, i]
+                for x in range(nj):
+                    g[x] += a_r[x] * b_r[x] + a_i[x] * b_i[x]
+            for x in range(nj):
+                Q[x, m + m2] += g[x] if m == m2 else 2.0 * g[x]
+    th = np.empty(nj)
+    for x in range(nj):
+        th[x] = _theta(Q[x], rthr[act[jk[x]]])
+    XCr, XCi = np.empty((nj, D)), np.empty((nj, D))
+    for i in range(D):  # Horner
+        for x in range(nj):
+            sr, si = Cr[4, i, x], Ci[4, i, x]
+            for m in range(3, -1, -1):
+                sr = sr * th[x] + Cr[m, i, x]
+                si = si * th[x] + Ci[m, i, x]
+            XCr[x, i], XCi[x, i] = sr, si
+    return th, XCr, XCi
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,7 +330,7 @@ def _theta(q, r):
 @numba.njit(cache=True, nogil=True)
 def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, n_ch, Yr, Yi, Fr, Fi,
              sec, fresh, tcol, hprop, eold, rthr, U, upos, iout, tout, b, rtol, atol, out, njumps, jt, jc,
-             nrec, nsteps):
+             nrec, nsteps, cplx):
     """Advance every column to the segment end ``b``, or until it has fewer than two pre-drawn
     uniforms left (Python refills them and calls again).  Columns: state Y (split parts),
     first-same-as-last derivative F (valid where ``fresh``), time, proposed step, jump threshold
@@ -263,6 +341,8 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
     its component i is the full-space component idx[sec[c], i] (-1: padding, always zero), the
     generator restricted to sector s is V[s] (diagonal storage), and channel j takes sector s to
     tgtsec[j, s].  Active columns are packed sector by sector, one product per sector.
+    ``cplx`` False: generator, jump operators and states are real (the charging model without
+    detuning in the Fock basis: -i H is real), so only real parts are computed -- half the work.
     nsteps[c] = (attempted steps, rejected steps).
     """
     D, B = Yr.shape
@@ -270,15 +350,15 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
     nsec, Dfull = idx.shape[0], out.shape[2]
     act = np.empty(B, np.int64)
     bnd, sbnd = np.zeros(nsec + 1, np.int64), np.zeros(nsec + 1, np.int64)
-    yr, yi = np.empty((D, B)), np.empty((D, B))
-    tr, ti = np.empty((D, B)), np.empty((D, B))
-    nr, ni = np.empty((D, B)), np.empty((D, B))
-    Kr, Ki = np.empty((7, D, B)), np.empty((7, D, B))
+    # zeros: for a real problem (cplx False) the imaginary parts are never written
+    yr, yi = np.zeros((D, B)), np.zeros((D, B))
+    tr, ti = np.zeros((D, B)), np.zeros((D, B))
+    nr, ni = np.zeros((D, B)), np.zeros((D, B))
+    Kr, Ki = np.zeros((7, D, B)), np.zeros((7, D, B))
     h, tgt, atc, err, nrm = np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty(B)
     stale, status = np.empty(B, np.int64), np.empty(B, np.int64)
     hit = np.empty(B, np.bool_)
-    Cr, Ci = np.empty((5, D)), np.empty((5, D))
-    q = np.empty(9)
+    jk = np.empty(B, np.int64)
     xcr, xci = np.zeros(Dfull), np.zeros(Dfull)
     LYr, LYi = np.empty(n_ch * Dfull), np.empty(n_ch * Dfull)
     w = np.empty(n_ch)
@@ -302,13 +382,16 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
         for i in range(D):
             for k in range(n):
                 c = act[k]
-                yr[i, k], yi[i, k] = Yr[i, c], Yi[i, c]
-                Kr[0, i, k], Ki[0, i, k] = Fr[i, c], Fi[i, c]
+                yr[i, k], Kr[0, i, k] = Yr[i, c], Fr[i, c]
+            if cplx:
+                for k in range(n):
+                    c = act[k]
+                    yi[i, k], Ki[0, i, k] = Yi[i, c], Fi[i, c]
             for k in range(ns):
                 tr[i, k], ti[i, k] = yr[i, stale[k]], yi[i, stale[k]]
         if ns > 0:
             for z in range(nsec):
-                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, nr, ni, sbnd[z], sbnd[z + 1])
+                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, nr, ni, sbnd[z], sbnd[z + 1], cplx)
             for i in range(D):
                 for k in range(ns):
                     Kr[0, i, stale[k]], Ki[0, i, stale[k]] = nr[i, k], ni[i, k]
@@ -329,13 +412,13 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
             atc[k] = atol * np.sqrt(atc[k])
         # --- DOPRI5 stages 2..6, the 5th-order solution, stage 7 = f(y_new)
         for s in range(1, 6):
-            _combine(_A2[s], Kr, Ki, s, yr, yi, h, tr, ti, n)
+            _combine(_A2[s], Kr, Ki, s, yr, yi, h, tr, ti, n, cplx)
             for z in range(nsec):
-                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, Kr[s], Ki[s], bnd[z], bnd[z + 1])
-        _combine(_B1, Kr, Ki, 6, yr, yi, h, nr, ni, n)
+                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, Kr[s], Ki[s], bnd[z], bnd[z + 1], cplx)
+        _combine(_B1, Kr, Ki, 6, yr, yi, h, nr, ni, n, cplx)
         for z in range(nsec):
-            _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], nr, ni, Kr[6], Ki[6], bnd[z], bnd[z + 1])
-        _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n)
+            _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], nr, ni, Kr[6], Ki[6], bnd[z], bnd[z + 1], cplx)
+        _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx)
         # --- per column: accept (1), reject (0), or a jump inside the step (2)
         for k in range(n):
             c = act[k]
@@ -357,10 +440,16 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
             for k in range(n):
                 c = act[k]
                 if status[k] == 1:
-                    Yr[i, c], Yi[i, c] = nr[i, k], ni[i, k]
-                    Fr[i, c], Fi[i, c] = Kr[6, i, k], Ki[6, i, k]
+                    Yr[i, c], Fr[i, c] = nr[i, k], Kr[6, i, k]
                 elif status[k] == 0:
-                    Fr[i, c], Fi[i, c] = Kr[0, i, k], Ki[0, i, k]
+                    Fr[i, c] = Kr[0, i, k]
+            if cplx:
+                for k in range(n):
+                    c = act[k]
+                    if status[k] == 1:
+                        Yi[i, c], Fi[i, c] = ni[i, k], Ki[6, i, k]
+                    elif status[k] == 0:
+                        Fi[i, c] = Ki[0, i, k]
         for k in range(n):
             c = act[k]
             if status[k] != 2:
@@ -374,36 +463,21 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                     if idx[sec[c], i] >= 0:
                         out[c, iout[c], idx[sec[c], i]] = complex(nr[i, k] / sq, ni[i, k] / sq)
                 iout[c] += 1
+        nj = 0
         for k in range(n):
-            if status[k] != 2:
-                continue
+            if status[k] == 2:
+                jk[nj] = k
+                nj += 1
+        if nj == 0:
+            continue
+        # jumps inside the step: crossing times and states, all jumping columns together
+        th, XCr, XCi = _crossings(jk[:nj], yr, yi, Kr, Ki, h, rthr, act, cplx)
+        for x in range(nj):
+            k = jk[x]
             c = act[k]
-            # jump inside the step: dense output psi(theta) = sum_m C_m theta^m, its norm^2 is
-            # sum_{m,n} Re<C_m, C_n> theta^(m+n); locate the crossing with r
-            for i in range(D):
-                Cr[0, i], Ci[0, i] = yr[i, k], yi[i, k]
-                for m in range(4):
-                    sr, si = 0.0, 0.0
-                    for j in range(7):
-                        sr += _P[j, m] * Kr[j, i, k]
-                        si += _P[j, m] * Ki[j, i, k]
-                    Cr[m + 1, i], Ci[m + 1, i] = h[k] * sr, h[k] * si
-            for s in range(9):
-                q[s] = 0.0
-            for m in range(5):
-                for m2 in range(5):
-                    g = 0.0
-                    for i in range(D):
-                        g += Cr[m, i] * Cr[m2, i] + Ci[m, i] * Ci[m2, i]
-                    q[m + m2] += g
-            th = _theta(q, rthr[c])
-            for i in range(D):  # Horner: the state at the crossing
-                sr, si = Cr[4, i], Ci[4, i]
-                for m in range(3, -1, -1):
-                    sr = sr * th + Cr[m, i]
-                    si = si * th + Ci[m, i]
-                if idx[sec[c], i] >= 0:  # embed in the full space
-                    xcr[idx[sec[c], i]], xci[idx[sec[c], i]] = sr, si
+            for i in range(D):  # embed the state at the crossing in the full space
+                if idx[sec[c], i] >= 0:
+                    xcr[idx[sec[c], i]], xci[idx[sec[c], i]] = XCr[x, i], XCi[x, i]
             _spmv(Lptr, Lind, Ldr, Ldi, xcr, xci, LYr, LYi)
             for i in range(D):
                 if idx[sec[c], i] >= 0:
@@ -433,7 +507,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                 else:
                     Yr[i, c], Yi[i, c] = 0.0, 0.0
             fresh[c] = False
-            tcol[c] = tcol[c] + th * h[k]
+            tcol[c] = tcol[c] + th[x] * h[k]
             njumps[c, ch] += 1
             jt[c, nrec[c]] = tcol[c]
             jc[c, nrec[c]] = ch
@@ -576,12 +650,16 @@ class Jump:
             gens = [_restrict(M, idx) for M in Ms]
         ops = [(seg[1], g, _split(sp.vstack(Ls, format="csr")), len(Ls))
                for seg, g, Ls in zip(problem.segments, gens, Lsets)]
+        # a real generator, real jump operators and real initial states keep every state real
+        cplx = bool(np.any(np.imag(problem.psi0) != 0)
+                    or any(np.any(M.data.imag != 0) for M in Ms)
+                    or any(np.any(L.data.imag != 0) for Ls in Lsets for L in Ls))
         ids = np.asarray(ids, dtype=np.int64)
         # the block's states at the output times are kept until the block is summed: cap them
         # at _BLOCK_BYTES (results do not depend on the batch size)
         batch = max(1, min(self.batch, _BLOCK_BYTES // (16 * len(problem.t) * problem.D)))
         for start in range(0, ids.size, batch):
-            states, nj, recs, steps = self._block(problem, ops, idx, tgt, ids[start:start + batch], seed)
+            states, nj, recs, steps = self._block(problem, ops, idx, tgt, ids[start:start + batch], seed, cplx)
             sums.add_states(states)
             for k in range(nj.shape[0]):
                 sums.counts += nj[k]
@@ -590,7 +668,7 @@ class Jump:
             sums.rejected += int(steps[:, 1].sum())
         return sums
 
-    def _block(self, problem, ops, idx, tgt, ids, seed):
+    def _block(self, problem, ops, idx, tgt, ids, seed, cplx):
         t = problem.t
         B, D, nt = ids.size, problem.D, len(t)
         Dh = idx.shape[1]
@@ -627,7 +705,7 @@ class Jump:
             while True:
                 _advance(*Mops, idx, tgt, Lp, Li, Lr, Lim, n_ch, Yr, Yi, Fr, Fi, sec, fresh, tcol,
                          hprop, eold, rthr, U, upos, iout, t, float(b), self.rtol, self.atol, out, njumps,
-                         jt, jc, nrec, nsteps)
+                         jt, jc, nrec, nsteps, cplx)
                 if self.records:
                     for c in np.flatnonzero(nrec):
                         rec_t[c].append(jt[c, : nrec[c]].copy())
