@@ -204,7 +204,12 @@ class DischargeResult(_Result):
 _ENSEMBLE_ATTRS = ("ntraj", "seed", "groups", "interrupted")
 
 
-def _write_records(h5, records):
+def _write_records(h5, records, expect=None, expect_err=None):
+    for gname, d in (("expect", expect), ("expect_err", expect_err)):
+        if d:
+            g = h5.create_group(gname)
+            for k, v in d.items():
+                g.create_dataset(k, data=v)
     if records:
         g = h5.create_group("records")
         for k, rec in enumerate(records):
@@ -220,6 +225,8 @@ def _read_ensemble(h5):
     if "records" in h5:
         recs = [{n: gk[n][()] for n in gk} for _, gk in sorted(h5["records"].items())]
     kw["records"] = recs
+    for gname in ("expect", "expect_err"):
+        kw[gname] = {k: v[()] for k, v in h5[gname].items()} if gname in h5 else {}
     return kw
 
 
@@ -235,6 +242,7 @@ class TrajectoryResult(ChargeResult):
     ``n_s``: mean signal photon number; ``counts``: mean number of jumps per trajectory in each
     channel (``options['channels']``); ``records``: per-trajectory records, when asked for.
     ``interrupted``: the run was stopped early and holds the ``ntraj`` trajectories that finished.
+    ``expect`` / ``expect_err``: means and errors of the requested observables (``e_ops``).
     """
 
     rho_s_err: np.ndarray = None
@@ -254,6 +262,8 @@ class TrajectoryResult(ChargeResult):
     groups: int = 0
     interrupted: bool = False
     records: list = field(default_factory=list, repr=False)
+    expect: dict = field(default_factory=dict, repr=False)
+    expect_err: dict = field(default_factory=dict, repr=False)
     _arrays: ClassVar[tuple] = ChargeResult._arrays + (
         "rho_s_err", "energy_err", "W_err", "W_c_err", "W_i_err", "W_bc", "W_c_bc", "W_i_bc",
         "n_s", "n_s_err", "n_p_err", "counts")
@@ -263,7 +273,7 @@ class TrajectoryResult(ChargeResult):
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
             self._write(h5, [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
-            _write_records(h5, self.records)
+            _write_records(h5, self.records, self.expect, self.expect_err)
 
     def __repr__(self):
         return (
@@ -296,6 +306,8 @@ class TrajectoryDischargeResult(DischargeResult):
     groups: int = 0
     interrupted: bool = False
     records: list = field(default_factory=list, repr=False)
+    expect: dict = field(default_factory=dict, repr=False)
+    expect_err: dict = field(default_factory=dict, repr=False)
     _arrays: ClassVar[tuple] = DischargeResult._arrays + (
         "rho_s_err", "rho_a_err", "W_s_err", "W_a_err", "W_s_bc", "W_a_bc", "counts")
 
@@ -315,7 +327,7 @@ class TrajectoryDischargeResult(DischargeResult):
             self._write(h5, extra + [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
             for name in ("kappa_s", "kappa_a", "kappa_s_err", "kappa_a_err"):
                 h5.create_dataset(name, data=getattr(self, name))
-            _write_records(h5, self.records)
+            _write_records(h5, self.records, self.expect, self.expect_err)
 
     def __repr__(self):
         i = int(np.argmax(self.kappa_a))

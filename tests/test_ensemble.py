@@ -130,3 +130,20 @@ def test_ergotropy_interval_coverage_and_bias():
     diff = W[:, 1] - Wbc[:, 1]  # the correction per run (positive: it lowers the estimate)
     assert diff.mean() > 4 * diff.std(ddof=1) / np.sqrt(len(diff))
     assert abs(Wbc[:, 1].mean() - exact_W[1]) < abs(bias.mean())
+
+
+def test_requested_observables_on_either_factor(tmp_path, problem):
+    import qutip
+
+    Ns, Np = SMALL.Ns, SMALL.Np
+    e_ops = {"n_s": qutip.num(Ns), "x_s": (qutip.destroy(Ns) + qutip.create(Ns)) / 2, "n_p": np.diag(np.arange(Np))}
+    r = run(Jump(batch=16), problem, 60, seed=2, groups=6, e_ops=e_ops)
+    np.testing.assert_allclose(r.expect["n_s"].real, r.n_s, atol=1e-12)
+    np.testing.assert_allclose(r.expect_err["n_s"], r.n_s_err, atol=1e-12)
+    np.testing.assert_allclose(r.expect["n_p"].real, r.n_p, atol=1e-12)
+    # signal parity: photon counting from the vacuum keeps <x_s> = 0 in every trajectory
+    assert np.all(np.abs(r.expect["x_s"]) < 1e-12)
+    r.save(tmp_path / "e.h5")
+    np.testing.assert_array_equal(load(tmp_path / "e.h5").expect["n_p"], r.expect["n_p"])
+    with pytest.raises(ValueError, match="e_ops"):
+        run(Jump(), problem, 4, seed=0, e_ops={"bad": np.eye(5)})

@@ -20,7 +20,7 @@ __all__ = ["charge", "discharge", "run", "interval", "Jump", "Problem", "charge_
            "discharge_problem", "METHODS", "method"]
 
 METHODS = ("jump", "homodyne")
-_RUN_KEYS = ("groups", "n_jobs", "backend", "scheduler", "progress")
+_RUN_KEYS = ("groups", "n_jobs", "backend", "scheduler", "progress", "e_ops")
 
 
 def method(name: str, **options):
@@ -43,7 +43,7 @@ def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "ju
            seed: int = 0, psi0=None, trunc_tol: float | None = 1e-2, **kw):
     """Charging by ``ntraj`` trajectories (default grid t = 0..40, step 1).
 
-    Keywords of the runner (``groups, n_jobs, backend, scheduler, progress``; see ``run``) and of
+    Keywords of the runner (``groups, n_jobs, backend, scheduler, progress, e_ops``; see ``run``) and of
     the method (``Jump``: ``batch, rtol, atol, records``; ``Homodyne``: ``theta, dt, heterodyne,
     scheme, batch, records``).  Raises ``exact.TruncationError`` when the top Fock level of the
     averaged state holds more than ``trunc_tol`` (the result is attached as ``err.result``).

@@ -97,7 +97,7 @@ def _check_int(name, v, low):
 
 
 def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_jobs: int = 1,
-        backend: str = "loky", scheduler=None, progress: bool | None = None):
+        backend: str = "loky", scheduler=None, progress: bool | None = None, e_ops=None):
     """Average ``ntraj`` trajectories of ``method`` (``Jump``, ``Homodyne``) on ``problem``.
 
     Parameters
@@ -116,6 +116,11 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
         Dask scheduler address (or a client) for ``backend="dask"``.
     progress : bool, optional
         tqdm progress bar over trajectories (default: when stderr is a terminal).
+    e_ops : dict, optional
+        name -> operator (array or ``qutip.Qobj``) on the signal (Ns x Ns) or on the other factor
+        (pump / load); the result's ``expect[name]`` and ``expect_err[name]`` hold its mean and
+        jackknife error at every output time.  (Correlations between the two factors need the
+        full state and are not reduced.)
 
     Returns
     -------
@@ -134,6 +139,7 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
         raise ValueError("scheduler is only used with backend='dask'")
     if progress is None:
         progress = sys.stderr.isatty()
+    ops = _observables(problem, e_ops)
     bounds = (np.arange(G + 1) * ntraj) // G
     tasks = [(g, np.arange(bounds[g], bounds[g + 1])) for g in range(G)]
     done: list[GroupSums | None] = [None] * G
@@ -163,10 +169,29 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
                "n_jobs": n_jobs, "elapsed_s": time.perf_counter() - t_start,
                "steps_per_traj": sum(p.steps for p in parts) / sum(p.n for p in parts),
                "rejected_per_traj": sum(p.rejected for p in parts) / sum(p.n for p in parts)}
-    return _reduce(problem, method.name, parts, seed, interrupted, options)
+    return _reduce(problem, method.name, parts, seed, interrupted, options, ops)
 
 
-def _reduce(problem: Problem, name: str, parts, seed, interrupted, options):
+def _observables(problem: Problem, e_ops) -> dict:
+    """name -> (factor, matrix) with factor 0 (signal) or 1 (other); clear errors otherwise."""
+    if e_ops is None:
+        return {}
+    if not isinstance(e_ops, dict):
+        raise ValueError(f"e_ops must be a dict name -> operator, got {type(e_ops).__name__}")
+    Ns, No = problem.dims
+    out = {}
+    for name, op in e_ops.items():
+        m = np.asarray(op.full() if hasattr(op, "full") else op, dtype=complex)
+        if m.shape == (Ns, Ns):
+            out[str(name)] = (0, m)
+        elif m.shape == (No, No):
+            out[str(name)] = (1, m)
+        else:
+            raise ValueError(f"e_ops[{name!r}] must be {Ns}x{Ns} (signal) or {No}x{No}, got shape {m.shape}")
+    return out
+
+
+def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=None):
     n = np.array([p.n for p in parts], dtype=float)
     N, G = int(n.sum()), len(parts)
     S_s = np.stack([p.rho_s for p in parts])
@@ -181,7 +206,12 @@ def _reduce(problem: Problem, name: str, parts, seed, interrupted, options):
         return er + 1j * ei
 
     rho_s, rho_o = S_s.sum(axis=0) / N, S_o.sum(axis=0) / N
-    ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records}
+    ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records,
+           "expect": {}, "expect_err": {}}
+    for key, (factor, m) in (ops or {}).items():
+        S = S_s if factor == 0 else S_o
+        ens["expect"][key], ens["expect_err"][key], _ = jackknife(
+            S, n, lambda x, m=m: np.einsum("ktij,ji->kt", x, m))
 
     def parts_s(x):
         e = ergotropy_parts(x, problem.ladder_s)
