@@ -147,3 +147,12 @@ def test_requested_observables_on_either_factor(tmp_path, problem):
     np.testing.assert_array_equal(load(tmp_path / "e.h5").expect["n_p"], r.expect["n_p"])
     with pytest.raises(ValueError, match="e_ops"):
         run(Jump(), problem, 4, seed=0, e_ops={"bad": np.eye(5)})
+
+
+def test_homodyne_identical_for_any_jobs_and_backend(problem):
+    from cimqb_traj.trajectories import method
+
+    ref = run(method("homodyne", theta=0.4, dt=5e-3, batch=7), problem, 24, seed=9, groups=4)
+    for kw in ({"n_jobs": 2, "backend": "loky"}, {"n_jobs": 2, "backend": "threading"}):
+        r = run(method("homodyne", theta=0.4, dt=5e-3, batch=5), problem, 24, seed=9, groups=4, **kw)
+        assert_identical(r, ref)
