@@ -32,10 +32,11 @@ def plot_charge(result, path) -> None:
     ax.set_xlabel(r"$\gamma_s t$")
     ax.set_ylabel(r"$W/\omega_s$")
     p = result.params
-    ax.set_title(f"{result.method}: F={p.F:g}, kappa={p.kappa:g}, gamma_p={p.gamma_p:g}, Ns={p.Ns}, Np={p.Np}",
+    how = f"{result.method}, {result.ntraj} traj" if hasattr(result, "ntraj") else result.method
+    ax.set_title(f"{how}: F={p.F:g}, kappa={p.kappa:g}, gamma_p={p.gamma_p:g}, Ns={p.Ns}, Np={p.Np}",
                  fontsize=9)
     ax.legend(fontsize=8)
-    axp.plot(t, result.power, color="C4")
+    _errband(axp, t, result.power, None if err is None else err / t, color="C4")
     axp.set_xlabel(r"$\gamma_s t$")
     axp.set_ylabel(r"$P = W/t$")
     fig.tight_layout()
@@ -45,13 +46,13 @@ def plot_charge(result, path) -> None:
 def plot_discharge(result, path) -> None:
     """Normalised ergotropies kappa_s and kappa_a versus time (paper Figs. 8-9)."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(result.t, result.kappa_s, color="C3")
-    a2.plot(result.t, result.kappa_a, color="C0")
+    _errband(a1, result.t, result.kappa_s, getattr(result, "kappa_s_err", None), color="C3")
+    _errband(a2, result.t, result.kappa_a, getattr(result, "kappa_a_err", None), color="C0")
     a1.set_ylabel(r"$\kappa_s = W_s/\omega_s$")
     a2.set_ylabel(r"$\kappa_a = W_a/\omega_a$")
     for a in (a1, a2):
         a.set_xlabel(r"$\gamma_s (t - t_0)$")
-    fig.suptitle(f"discharge: g={result.load.g:g}, gamma_a={result.load.gamma_a:g}, t0={result.t0:g}", fontsize=9)
+    fig.suptitle(f"discharge ({result.method}): g={result.load.g:g}, gamma_a={result.load.gamma_a:g}, t0={result.t0:g}", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
