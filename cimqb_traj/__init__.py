@@ -6,11 +6,22 @@ discharge into a two-level load; see ``BatteryParams`` for the model.  Quantum t
 """
 
 from .ergotropy import ergotropy, ergotropy_parts, gaussian_ergotropy, passive_state, tls_ergotropy
-from .exact import TruncationError, charge, discharge, steady_state
 from .params import BatteryParams, LoadParams
 from .results import ChargeResult, DischargeResult, TrajectoryDischargeResult, TrajectoryResult, load
 
 __version__ = "0.1.0"
+
+_LAZY = {"TruncationError", "charge", "discharge", "steady_state"}
+
+
+def __getattr__(name):
+    # The exact solver imports qutip (~3 s): loaded on first use, so trajectory workers and
+    # the command line's start-up do not pay for it unless they need it.
+    if name in _LAZY:
+        from . import exact
+
+        return getattr(exact, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BatteryParams", "LoadParams", "ChargeResult", "DischargeResult", "TrajectoryResult",

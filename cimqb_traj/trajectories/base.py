@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .. import model
-from ..exact import _segments, check_times
 from ..params import BatteryParams, LoadParams
 
 __all__ = ["Problem", "GroupSums", "rng", "initial_state", "charge_problem", "discharge_problem"]
@@ -147,6 +145,9 @@ def _names(p: BatteryParams, modes) -> tuple:
 def charge_problem(params: BatteryParams, t, psi0=None) -> Problem:
     """The charging master equation of ``exact.charge`` (pump switch-off included); initial state
     ``psi0`` (a ket on signal (x) pump; default the vacuum)."""
+    from .. import model  # qutip: imported here, not in the trajectory workers
+    from ..exact import _segments, check_times
+
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
     t = check_times(t, "t")
@@ -172,6 +173,9 @@ def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: fl
     trajectory starts in eigenvector k with probability lambda_k (eigenvalues below 1e-14 of
     the largest are dropped; the dropped weight is in ``info['dropped_weight']``).  ``t`` is the
     time since the load was connected (at ``t0``, kept for the record)."""
+    from .. import model
+    from ..exact import check_times
+
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
     if not isinstance(load, LoadParams):

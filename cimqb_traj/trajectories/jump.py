@@ -178,17 +178,26 @@ def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1, cplx):
 def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
     """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns (real part only if not cplx)."""
     D = yr.shape[0]
-    ar, ai = np.zeros((D, n)), np.zeros((D, n))
-    for j in range(m):
+    ar = np.empty((D, n))
+    ai = np.empty((D if cplx else 1, n if cplx else 1))
+    for j in range(m):  # j = 0 assigns: no zero-fill pass (and 0 + x == x, so the same numbers)
         a = coef[j]
         for i in range(D):
             kr, acc = Kr[j, i], ar[i]
-            for k in range(n):
-                acc[k] += a * kr[k]
+            if j == 0:
+                for k in range(n):
+                    acc[k] = a * kr[k]
+            else:
+                for k in range(n):
+                    acc[k] += a * kr[k]
             if cplx:
                 ki, acc = Ki[j, i], ai[i]
-                for k in range(n):
-                    acc[k] += a * ki[k]
+                if j == 0:
+                    for k in range(n):
+                        acc[k] = a * ki[k]
+                else:
+                    for k in range(n):
+                        acc[k] += a * ki[k]
     for i in range(D):
         for k in range(n):
             Or[i, k] = yr[i, k] + h[k] * ar[i, k]
@@ -204,14 +213,19 @@ def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx):
     combined in quadrature instead of summed (within a factor sqrt 2 of them, and no square
     root per component) -- and nrm[k] = ||ynew||^2."""
     D = yr.shape[0]
-    er, ei = np.zeros((D, n)), np.zeros((D, n))
-    for j in range(7):
+    er, ei = np.empty((D, n)), np.zeros((D if cplx else 1, n))
+    for j in range(7):  # j = 0 assigns (0 + x == x: the same numbers without a zero-fill pass)
         a = _E[j]
         for i in range(D):
-            kr, kk, acc, acc2 = Kr[j, i], Ki[j, i], er[i], ei[i]
-            for k in range(n):
-                acc[k] += a * kr[k]
+            kr, acc = Kr[j, i], er[i]
+            if j == 0:
+                for k in range(n):
+                    acc[k] = a * kr[k]
+            else:
+                for k in range(n):
+                    acc[k] += a * kr[k]
             if cplx:
+                kk, acc2 = Ki[j, i], ei[i]
                 for k in range(n):
                     acc2[k] += a * kk[k]
     e2, n2, at2, h2 = np.zeros(n), np.zeros(n), np.empty(n), np.empty(n)
@@ -220,13 +234,22 @@ def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx):
         at2[k] = atc[k] * atc[k]
         h2[k] = h[k] * h[k]
     for i in range(D):
-        y_r, y_i, n_r, n_i, e_r, e_i = yr[i], yi[i], nr[i], ni[i], er[i], ei[i]
-        for k in range(n):
-            a2 = n_r[k] * n_r[k] + n_i[k] * n_i[k]
-            b2 = y_r[k] * y_r[k] + y_i[k] * y_i[k]
-            m2 = a2 if a2 > b2 else b2
-            e2[k] += h2[k] * (e_r[k] * e_r[k] + e_i[k] * e_i[k]) / (at2[k] + r2 * m2)
-            n2[k] += a2
+        y_r, y_i, n_r, n_i, e_r = yr[i], yi[i], nr[i], ni[i], er[i]
+        if cplx:
+            e_i = ei[i]
+            for k in range(n):
+                a2 = n_r[k] * n_r[k] + n_i[k] * n_i[k]
+                b2 = y_r[k] * y_r[k] + y_i[k] * y_i[k]
+                m2 = a2 if a2 > b2 else b2
+                e2[k] += h2[k] * (e_r[k] * e_r[k] + e_i[k] * e_i[k]) / (at2[k] + r2 * m2)
+                n2[k] += a2
+        else:
+            for k in range(n):
+                a2 = n_r[k] * n_r[k]
+                b2 = y_r[k] * y_r[k]
+                m2 = a2 if a2 > b2 else b2
+                e2[k] += h2[k] * (e_r[k] * e_r[k]) / (at2[k] + r2 * m2)
+                n2[k] += a2
     for k in range(n):
         err[k] = e2[k]
         nrm[k] = n2[k]
