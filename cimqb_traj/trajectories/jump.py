@@ -94,6 +94,10 @@ _SAFETY, _FAC_MIN, _FAC_MAX = 0.9, 0.2, 10.0
 #: error damps the step-size oscillation an explicit method shows at its stability limit,
 #: where these steps are (fewer rejected steps; measured in validation/bench/README.md)
 _BETA = 0.04
+#: after a jump the next step starts at 0.85 of the proposed size: the state has changed
+#: abruptly, and the full proposal was rejected after most jumps (per 10 time units at the
+#: paper's defaults: 105 rejected steps -> 46, 899 steps in all -> 878)
+_JUMP_H = 0.85
 _ALPHA = 0.2 - 0.75 * _BETA
 _H0 = 1e-3  # first trial step; the controller reaches the natural step within a few steps
 _THETA_TOL = 1e-12
@@ -530,6 +534,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                 else:
                     Yr[i, c], Yi[i, c] = 0.0, 0.0
             fresh[c] = False
+            hprop[c] *= _JUMP_H
             tcol[c] = tcol[c] + th[x] * h[k]
             njumps[c, ch] += 1
             jt[c, nrec[c]] = tcol[c]
