@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,7 +37,9 @@ def plot_charge(result, path) -> None:
     ax.set_title(f"{how}: F={p.F:g}, kappa={p.kappa:g}, gamma_p={p.gamma_p:g}, Ns={p.Ns}, Np={p.Np}",
                  fontsize=9)
     ax.legend(fontsize=8)
-    _errband(axp, t, result.power, None if err is None else err / t, color="C4")
+    with np.errstate(divide="ignore", invalid="ignore"):  # W/t is undefined at t = 0
+        perr = None if err is None else err / t
+    _errband(axp, t, result.power, perr, color="C4")
     axp.set_xlabel(r"$\gamma_s t$")
     axp.set_ylabel(r"$P = W/t$")
     fig.tight_layout()
