@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from .params import BatteryParams, LoadParams
-from .results import first_max
+from .results import atomic_path, first_max
 
 METHODS = ("exact", "jump", "homodyne")
 
@@ -98,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)"), discharge=False)
     _model_args(sub.add_parser("discharge", help="discharge into a two-level load"), discharge=True)
+    th = sub.add_parser("threshold", help="steady-state <n_s> over the pump: mean-field and quantum thresholds")
+    d = BatteryParams()
+    g = th.add_argument_group("model (defaults are the paper's)")
+    for opt, attr, help_ in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay"),
+                             ("--gamma-p", "gamma_p", "pump decay"), ("--delta", "delta", "signal detuning"),
+                             ("--nth-s", "nth_s", "signal bath occupation"), ("--nth-p", "nth_p", "pump bath occupation")):
+        g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{help_} ({getattr(d, attr):g})")
+    g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension ({d.Ns})")
+    g.add_argument("--np", type=int, default=d.Np, help=f"pump Fock dimension ({d.Np})")
+    g.add_argument("--F-min", type=_real, default=1.0, help="smallest pump amplitude (1.0)")
+    g.add_argument("--F-max", type=_real, default=3.0, help="largest pump amplitude (3.0)")
+    g.add_argument("--F-steps", type=int, default=21, help="number of pump amplitudes, uniform grid (21)")
+    g.add_argument("--methods", default="mean-field,exact", help="comma-separated: mean-field, exact (both)")
+    g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    g.add_argument("--out", metavar="DIR", help="write threshold.json and threshold.png into DIR")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md")
     rep.add_argument("--only", help="comma-separated results, e.g. fig3,fig8 (default: all)")
     rep.add_argument("--out", metavar="DIR", default="reproduction", help="output folder (reproduction)")
@@ -249,6 +265,45 @@ def _discharge(a) -> int:
     return 0
 
 
+def _threshold(a) -> int:
+    from . import threshold
+
+    p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=max(a.F_max, 0.0), delta=a.delta,
+                      nth_s=a.nth_s, nth_p=a.nth_p, Ns=a.ns, Np=a.np)
+    for name, v in (("F_min", a.F_min), ("F_max", a.F_max)):
+        if not math.isfinite(v) or v < 0:
+            raise UsageError(f"--{name.replace('_', '-')}: must be finite and >= 0, got {v}")
+    if a.F_steps < 5:
+        raise UsageError(f"--F-steps: needs at least 5 points, got {a.F_steps}")
+    if a.F_max <= a.F_min:
+        raise UsageError(f"--F-max: must exceed --F-min ({a.F_min:g}), got {a.F_max:g}")
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in threshold.METHODS]
+    if bad or not methods:
+        raise UsageError(f"--methods: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(threshold.METHODS)}")
+    res = threshold.sweep(p, np.linspace(a.F_min, a.F_max, a.F_steps), methods,
+                          progress=False if a.no_progress else None)
+    res["params"] = {k: v for k, v in p.to_dict().items() if k != "F"}
+    if a.out:
+        from .plotting import plot_threshold
+
+        with atomic_path(os.path.join(a.out, "threshold.json")) as tmp, open(tmp, "w") as f:
+            json.dump(res, f, indent=1)
+        plot_threshold(res, os.path.join(a.out, "threshold.png"))
+    if a.json:
+        json.dump(res, sys.stdout)
+        print()
+    else:
+        print(f"threshold sweep F = {a.F_min:g}..{a.F_max:g} ({a.F_steps} points), kappa={p.kappa:g} "
+              f"gamma_p={p.gamma_p:g} delta={p.delta:g} Ns={p.Ns} Np={p.Np}")
+        print(f"  mean-field threshold F_th = {res['F_th_meanfield']:.6g}")
+        for m, est in res["F_th_quantum"].items():
+            print(f"  {m}: " + ", ".join(f"{k} {v:.4g}" for k, v in est.items()))
+        if a.out:
+            print(f"  wrote {os.path.join(a.out, 'threshold.json')} and threshold.png")
+    return 0
+
+
 def _reproduce(a) -> int:
     from .paper import RESULTS, reproduce
 
@@ -271,7 +326,8 @@ def main(argv=None) -> int:
             _check_out(a.out)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            return {"charge": _charge, "discharge": _discharge, "reproduce": _reproduce}[a.command](a)
+            commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce}
+            return commands[a.command](a)
     except UsageError as e:
         print(f"cimqb-traj: error: {e}", file=sys.stderr)
         return 2

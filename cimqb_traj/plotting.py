@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .results import atomic_path  # noqa: E402
 
-__all__ = ["plot_charge", "plot_discharge"]
+__all__ = ["plot_charge", "plot_discharge", "plot_threshold"]
 
 
 def _errband(ax, t, y, err, **kw):
@@ -56,6 +56,22 @@ def plot_discharge(result, path) -> None:
     for a in (a1, a2):
         a.set_xlabel(r"$\gamma_s (t - t_0)$")
     fig.suptitle(f"discharge ({result.method}): g={result.load.g:g}, gamma_a={result.load.gamma_a:g}, t0={result.t0:g}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_threshold(res: dict, path) -> None:
+    """Steady-state <n_s> versus F per method, the mean-field threshold and the quantum estimates."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, (m, n) in enumerate(res["n_s"].items()):
+        line = ax.plot(res["F"], n, "o-" if m != "mean-field" else "-", ms=3, label=m, color=f"C{k}")[0]
+        for j, (name, F) in enumerate(res["F_th_quantum"].get(m, {}).items()):
+            if np.isfinite(F):
+                ax.axvline(F, color=line.get_color(), ls=(":", "--")[j % 2], lw=0.8, label=f"{m}: {name} {F:.3g}")
+    ax.axvline(res["F_th_meanfield"], color="k", lw=0.8, label=f"F_th = {res['F_th_meanfield']:.3g}")
+    ax.set_xlabel("F")
+    ax.set_ylabel(r"steady $\langle n_s \rangle$")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
 

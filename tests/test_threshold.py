@@ -1,0 +1,88 @@
+"""Threshold estimates: quadrature distributions against closed forms, the estimators on curves
+with a known answer, and the sweep / command line."""
+
+import json
+
+import numpy as np
+import pytest
+import qutip
+
+from cimqb_traj import BatteryParams
+from cimqb_traj.cli import main
+from cimqb_traj.threshold import (bimodal_threshold, bimodality, curvature_threshold,
+                                  quadrature_distribution, sweep)
+
+N = 30
+
+
+def test_quadrature_distribution_closed_forms():
+    x = np.linspace(-4, 4, 81)
+    # vacuum: P(x) = exp(-x^2) / sqrt(pi);  coherent |alpha>, alpha real: centred at sqrt(2) alpha
+    np.testing.assert_allclose(quadrature_distribution(qutip.fock_dm(N, 0), x), np.exp(-x**2) / np.sqrt(np.pi), atol=1e-12)
+    a = 1.3
+    np.testing.assert_allclose(quadrature_distribution(qutip.coherent_dm(N, a), x),
+                               np.exp(-(x - np.sqrt(2) * a) ** 2) / np.sqrt(np.pi), atol=1e-9)
+    # thermal with mean n: Gaussian of variance (2n+1)/2; normalised
+    n = 0.7
+    P = quadrature_distribution(qutip.thermal_dm(N, n), x)
+    np.testing.assert_allclose(P, np.exp(-x**2 / (2 * n + 1)) / np.sqrt(np.pi * (2 * n + 1)), atol=1e-9)
+    xx = np.linspace(-8, 8, 2001)
+    assert abs(np.trapezoid(quadrature_distribution(qutip.thermal_dm(N, n), xx), xx) - 1) < 1e-9
+
+
+def test_bimodality_of_known_states():
+    # P''(0)/P(0) = -2/(2n+1) for a thermal state (n = 0: vacuum); the O(h^2) difference error
+    # at h = 1e-2 is ~1e-4
+    assert bimodality(qutip.fock_dm(N, 0)) == pytest.approx(-2.0, abs=1e-3)
+    assert bimodality(qutip.thermal_dm(N, 0.7)) == pytest.approx(-2 / 2.4, abs=1e-3)
+    cat = (qutip.coherent(N, 2.0) + qutip.coherent(N, -2.0)).unit()
+    assert bimodality(cat * cat.dag()) > 0  # two separated peaks
+    small = (qutip.coherent(N, 0.3) + qutip.coherent(N, -0.3)).unit()
+    assert bimodality(small * small.dag()) < 0  # overlapping: one peak
+
+
+def test_estimators_on_curves_with_a_known_answer():
+    F = np.linspace(1.0, 3.0, 21)
+    n = np.maximum(0.0, 4.0 * (F - 2.03))  # a kink at 2.03
+    assert abs(curvature_threshold(F, n) - 2.03) <= 0.1  # within one grid step
+    b = F - 2.37  # changes sign at 2.37, linear: interpolation exact
+    assert bimodal_threshold(F, b) == pytest.approx(2.37)
+    assert np.isnan(bimodal_threshold(F, -np.ones_like(F)))
+
+
+def test_sweep_small_truncation():
+    p = BatteryParams(Ns=12, Np=6, kappa=1.0, gamma_p=4.0)  # F_th = 0.5
+    F = np.linspace(0.1, 1.3, 13)
+    r = sweep(p, F, progress=False)
+    assert r["F_th_meanfield"] == pytest.approx(0.5)
+    assert abs(r["F_th_quantum"]["mean-field"]["curvature"] - 0.5) <= 0.1
+    n = np.array(r["n_s"]["exact"])
+    assert np.all(np.diff(n) > 0)  # more pump, more signal photons
+    b = np.array(r["bimodality"]["exact"])
+    assert b[0] < 0 < b[-1]  # one peak far below threshold, two far above
+    # quantum noise rounds the kink and smears the transition: both estimates lie above F_th
+    assert r["F_th_quantum"]["exact"]["curvature"] > 0.5 and r["F_th_quantum"]["exact"]["bimodal"] > 0.5
+
+
+def test_threshold_cli(tmp_path, capsys):
+    argv = ["threshold", "--ns", "10", "--np", "5", "--kappa", "1", "--gamma-p", "4", "--F-min", "0.1",
+            "--F-max", "0.9", "--F-steps", "9", "--no-progress", "--json", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"F_th_meanfield", "F_th_quantum", "F", "n_s"}
+    assert set(out["n_s"]) == {"mean-field", "exact"}
+    assert (tmp_path / "threshold.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "threshold.json").read_text())["F"] == out["F"]
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--F-steps", "3"], "--F-steps"),
+    (["--F-min", "2", "--F-max", "1"], "--F-max"),
+    (["--F-min", "nan"], "--F-min"),
+    (["--methods", "magic"], "--methods"),
+    (["--kappa", "-1"], "--kappa"),
+])
+def test_threshold_bad_input(argv, name, capsys):
+    assert main(["threshold", "--no-progress"] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and name in err, err
