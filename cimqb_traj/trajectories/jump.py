@@ -553,19 +553,6 @@ def _split(M):
             np.ascontiguousarray(M.data.real), np.ascontiguousarray(M.data.imag))
 
 
-def _diagonals(M):
-    """(offsets, V_re, V_im) of M in row-indexed diagonal storage, or empty arrays when M has
-    more than _MAX_DIAGONALS diagonals (then the CSR product is used)."""
-    D = M.shape[0]
-    coo = M.tocoo()
-    offs = np.unique(coo.col.astype(np.int64) - coo.row)
-    if offs.size > _MAX_DIAGONALS:
-        return np.empty(0, np.int64), np.empty((0, D)), np.empty((0, D))
-    V = np.zeros((offs.size, D), complex)
-    V[np.searchsorted(offs, coo.col - coo.row), coo.row] = coo.data
-    return offs, np.ascontiguousarray(V.real), np.ascontiguousarray(V.imag)
-
-
 def _sectors(problem: Problem, Ms, Ls):
     """Index map (nsec, Dh) and channel sector map (n_ch, nsec) of the parity sectors, if the
     problem has a parity that every generator conserves, every collapse operator maps
