@@ -232,6 +232,14 @@ def steady_state(
     return _result(params, np.array([np.inf]), rho_s[None], rho_p[None], trunc_tol, "exact-steady", {"method": method})
 
 
+def charged_signal(params: BatteryParams, t0: float, progress: bool | None = None) -> np.ndarray:
+    """The signal state after charging from the vacuum with the pump on until t0 (the initial
+    battery state of a discharge)."""
+    if not np.isfinite(t0) or t0 < 0:
+        raise ValueError(f"t0 must be finite and >= 0, got {t0}")
+    return charge(params.replace(t_off=None), [0.0, t0] if t0 > 0 else [0.0], progress=progress).rho_s[-1]
+
+
 def discharge(
     params: BatteryParams = BatteryParams(),
     load: LoadParams = LoadParams(),
@@ -251,10 +259,7 @@ def discharge(
     """
     t = check_times(np.arange(201) * 0.05 if t is None else t)
     if rho_s0 is None:
-        if not np.isfinite(t0) or t0 < 0:
-            raise ValueError(f"t0 must be finite and >= 0, got {t0}")
-        charged = charge(params.replace(t_off=None), [0.0, t0] if t0 > 0 else [0.0], progress=progress)
-        rho_s0 = charged.rho_s[-1]
+        rho_s0 = charged_signal(params, t0, progress=progress)
     rho_s0 = as_array(rho_s0)
     Ns = rho_s0.shape[0]
     ground = np.array([[1, 0], [0, 0]], dtype=complex)

@@ -71,8 +71,6 @@ def discharge(params: BatteryParams = BatteryParams(), load: LoadParams = LoadPa
     run_kw, m_kw = _split(dict(kw))
     t = np.arange(201) * 0.05 if t is None else t
     if rho_s0 is None:
-        if not np.isfinite(t0) or t0 < 0:
-            raise ValueError(f"t0 must be finite and >= 0, got {t0}")
-        rho_s0 = exact.charge(params.replace(t_off=None), [0.0, t0] if t0 > 0 else [0.0]).rho_s[-1]
+        rho_s0 = exact.charged_signal(params, t0, progress=kw.get("progress"))
     problem = discharge_problem(params, load, t, rho_s0, t0)
     return run(globals()["method"](method, **m_kw), problem, ntraj, seed, **run_kw)
