@@ -16,7 +16,7 @@ from cimqb_traj.ergotropy import ergotropy_parts
 from cimqb_traj.params import BatteryParams
 from cimqb_traj.phasespace import PositiveP, Wigner, diverged, moments
 from cimqb_traj.phasespace import meanfield as mf
-from cimqb_traj.trajectories.base import GroupSums, charge_problem, discharge_problem
+from cimqb_traj.trajectories.base import charge_problem, discharge_problem
 from cimqb_traj.trajectories.ensemble import run
 
 # --- 1. mean field -------------------------------------------------------------------------
@@ -123,3 +123,266 @@ def test_mean_field_bad_input():
         mf.threshold(-1.0, 1.0, 16.0)
     with pytest.raises(ValueError, match="delta"):
         mf.steady_state(BatteryParams(delta=0.1))
+
+
+# --- 2. positive-P and truncated Wigner against the exact master equation -----------------------
+
+T = np.linspace(0.0, 3.0, 16)
+DT = 2e-3
+# Time-step floor.  Both samplers have weak order 1 (the deterministic part of the midpoint
+# step is second order).  Measured in development with 80000 samples at dt = 0.04 and 0.02 on
+# the two problems below, against an exact reference at a truncation far beyond the state's
+# tail: the only bias above the statistical noise was the deterministic early pump transient
+# (n_p at t = 0.2: 1.8e-3 at dt = 0.04, 3.6e-4 at dt = 0.02, i.e. ~ 1.1 dt^2); every other moment
+# and Fock element stayed within 2.5 standard errors (|diff| <= 1.1e-3 for positive-P, <= 1e-2
+# for Wigner, whose errors are larger).  So |bias| <= K dt with K <= 0.05 for dt <= 0.04; we allow
+# K = 0.1: FLOOR = 2e-4 at DT, decisive only where the spread is tiny (n_p before t ~ 0.5).
+FLOOR = 0.1 * DT
+
+# Below threshold (F_th = 2).  The samplers estimate the untruncated state, so they are compared
+# with an exact reference at a larger truncation (Ns + 4, Np + 2), whose top levels hold < 1e-7
+# and whose n_s, n_p differ from those at (Ns + 8, Np + 4) by < 3e-7 (measured); at the
+# sampled truncation itself (Ns = 8) the exact solver's top level rho_77 differs from the
+# untruncated one by ~ 5 standard errors of 80000 samples (measured), a truncation artefact.
+BELOW = BatteryParams(Ns=8, Np=7, F=1.0, kappa=0.5, gamma_p=16)
+# The truncated Wigner method drops third-order terms ~ kappa; its bias on n_s at t <= 3 was
+# measured (40000 samples, same F / F_th = 0.5, kappa scaled by 1/sqrt(s), F by sqrt(s)):
+# +1.0e-2 +- 3e-3 at kappa = 0.5 (s = 1), 3.6e-3 +- 3.4e-3 at 0.35, 0.3e-3 +- 3.4e-3 at 0.25,
+# i.e. it vanishes like kappa^2 or faster.  At kappa = 0.5 it would be ~ 3 standard errors of
+# 20000 samples, so the 4-sigma comparison is made at kappa = 0.25 (F = 2, the same F / F_th),
+# where it is ~ 10x below the standard error.
+WEAK = BatteryParams(Ns=10, Np=9, F=2.0, kappa=0.25, gamma_p=16)
+
+
+def _reference(p):
+    return exact.charge(p.replace(Ns=p.Ns + 4, Np=p.Np + 2), T, engine="qutip", trunc_tol=None)
+
+
+def _within(x, ref, err, what, floor=FLOOR):
+    x, ref, err = np.asarray(x), np.asarray(ref), np.asarray(err)
+    bad = np.abs(x - ref) > 4 * err + floor
+    assert not bad.any(), f"{what}: |diff| {np.abs(x - ref)[bad]} > 4 * {err[bad]} + {floor}"
+
+
+def _a2(rho):
+    N = rho.shape[-1]
+    a = np.diag(np.sqrt(np.arange(1, N)), 1)
+    return np.einsum("tij,ji->t", rho, a @ a)
+
+
+@pytest.fixture(scope="module")
+def below_pp():
+    return run(PositiveP(dt=DT), charge_problem(BELOW, T), 20000, 7, groups=20, progress=False)
+
+
+@pytest.fixture(scope="module")
+def below_ref():
+    return _reference(BELOW)
+
+
+def test_positive_p_moments_below_threshold(below_pp, below_ref):
+    res, ref = below_pp, below_ref
+    assert diverged(res) == (0, 0, 20000) and res.ntraj == 20000
+    mo = moments(res)
+    _within(mo["a_dag_a"][0].real, ref.energy, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
+    _within(mo["n_p"][0].real, ref.n_p, mo["n_p"][1].real, "<n_p>")
+    _within(mo["a2"][0].real, _a2(ref.rho_s).real, mo["a2"][1].real, "Re <a_s^2>")
+    _within(mo["a2"][0].imag, _a2(ref.rho_s).imag, mo["a2"][1].imag, "Im <a_s^2>")
+    # parity: <a_s> = 0 exactly in the ensemble; each sample has <a_s> != 0
+    _within(mo["a"][0].real, 0 * T, mo["a"][1].real, "Re <a_s>")
+    # the same moments from the estimated Fock matrices (levels < Ns and < Np)
+    Ns, Np = BELOW.Ns, BELOW.Np
+    n_s_ref = np.einsum("tii,i->t", ref.rho_s[:, :Ns, :Ns], np.arange(Ns)).real
+    _within(res.n_s, n_s_ref, res.n_s_err, "n_s (Fock)")
+
+
+def test_positive_p_fock_elements_below_threshold(below_pp, below_ref):
+    res, ref = below_pp, below_ref
+    Ns = BELOW.Ns
+    block = ref.rho_s[:, :Ns, :Ns]
+    _within(np.diagonal(res.rho_s, axis1=1, axis2=2).real, np.diagonal(block, axis1=1, axis2=2).real,
+            np.diagonal(res.rho_s_err, axis1=1, axis2=2).real, "rho_s diagonal")
+    _within(res.rho_s.real, block.real, res.rho_s_err.real, "Re rho_s")
+    _within(res.rho_s.imag, block.imag, res.rho_s_err.imag, "Im rho_s")
+    # ergotropy of the averaged state, jackknife bias-corrected (W is nonlinear in rho_s)
+    _within(res.W_bc, ref.W, res.W_err, "W_bc")
+
+
+def test_wigner_below_threshold():
+    res = run(Wigner(dt=DT), charge_problem(WEAK, T), 20000, 8, groups=20, progress=False)
+    ref = _reference(WEAK)
+    assert diverged(res) == (0, 0, 20000)
+    mo = moments(res)
+    _within(mo["a_dag_a"][0].real, ref.energy, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
+    _within(mo["n_p"][0].real, ref.n_p, mo["n_p"][1].real, "<n_p>")
+    _within(mo["a2"][0].real, _a2(ref.rho_s).real, mo["a2"][1].real, "Re <a_s^2>")
+    Ns = WEAK.Ns
+    block = ref.rho_s[:, :Ns, :Ns]
+    _within(np.diagonal(res.rho_s, axis1=1, axis2=2).real, np.diagonal(block, axis1=1, axis2=2).real,
+            np.diagonal(res.rho_s_err, axis1=1, axis2=2).real, "rho_s diagonal")
+    _within(res.rho_s.real, block.real, res.rho_s_err.real, "Re rho_s")
+    # the Wigner Fock estimate is exactly Hermitian
+    assert np.array_equal(res.rho_s, np.swapaxes(res.rho_s, 1, 2).conj())
+
+
+# --- 3. exactly solvable linear cases (kappa = 0): coherent decay, drive, detuning, thermal baths ---
+
+LIN_T = np.array([0.0, 0.5, 1.0])
+A0, B0 = 0.6 + 0.3j, 0.2 - 0.1j
+
+
+def _linear_problem(p):
+    psi0 = qutip.tensor(qutip.coherent(p.Ns, A0, method="analytic"), qutip.coherent(p.Np, B0, method="analytic"))
+    return charge_problem(p, LIN_T, psi0), psi0
+
+
+def _linear_solution(p, N=60):
+    """Untruncated displaced thermal states of signal and pump (first Ns x Ns / Np x Np blocks)."""
+    t = LIN_T
+    a = A0 * np.exp(-(p.gamma_s / 2 + 1j * p.delta) * t)
+    b0 = 2 * p.F / math.sqrt(p.gamma_p)
+    b = B0 * np.exp(-p.gamma_p * t / 2) + b0 * (1 - np.exp(-p.gamma_p * t / 2))
+    ns = p.nth_s * (1 - np.exp(-p.gamma_s * t))
+    npump = p.nth_p * (1 - np.exp(-p.gamma_p * t))
+
+    def dm(x, n, size):
+        D = qutip.displace(N, x)
+        return (D * qutip.thermal_dm(N, n, method="analytic") * D.dag()).full()[:size, :size]
+
+    rs = np.stack([dm(a[k], ns[k], p.Ns) for k in range(t.size)])
+    ro = np.stack([dm(b[k], npump[k], p.Np) for k in range(t.size)])
+    return a, b, ns, npump, rs, ro
+
+
+def test_positive_p_coherent_decay_is_exact():
+    # Zero temperature, kappa = 0: the positive-P equations are noiseless, every sample follows
+    # alpha(t) = alpha0 e^{-(gamma_s/2 + i Delta) t} and the Fock estimator is the coherent state
+    # <m|alpha><alpha|n> itself (index m = row).  The midpoint rule's error is ~ t h^2 |lambda|^3
+    # / 12 (relative) <= 3e-6 for |lambda| <= gamma_p / 2 = 2, h = DT; tolerance 1e-5.
+    p = BatteryParams(Ns=12, Np=6, F=0.7, kappa=0.0, gamma_p=4.0, delta=0.7)
+    prob, psi0 = _linear_problem(p)
+    res = run(PositiveP(dt=DT), prob, 8, 0, groups=2, progress=False)
+    a, b, _, _, rs, ro = _linear_solution(p)
+    assert np.allclose(res.rho_s, rs, rtol=0, atol=1e-5)
+    assert np.allclose(res.rho_s_err, 0, atol=1e-15)  # identical samples
+    mo = moments(res)
+    assert np.allclose(mo["a"][0], a, atol=1e-5) and np.allclose(mo["a_p"][0], b, atol=1e-5)
+    # and the exact solver from the same coherent state agrees on the matrix, element by element
+    # (truncation: |alpha0|^2 = 0.45 puts < 1e-12 in level 11)
+    ex = exact.charge(p, LIN_T, rho0=qutip.ket2dm(psi0), engine="qutip", trunc_tol=None)
+    assert np.allclose(res.rho_s, ex.rho_s, rtol=0, atol=1e-5)
+    assert abs(res.rho_s[1, 1, 0] - a[1] * np.exp(-abs(a[1]) ** 2)) < 1e-5  # rho_s[m, n] = <m|rho|n>
+
+
+@pytest.mark.parametrize("method", [PositiveP, Wigner])
+def test_linear_thermal_exact(method):
+    # kappa = 0 with thermal baths, drive and detuning: both methods are exact (linear SDEs:
+    # the truncated Wigner method drops nothing), so moments and Fock elements must match the
+    # displaced thermal states within 4 standard errors + the time-step floor.
+    p = BatteryParams(Ns=10, Np=6, F=0.7, kappa=0.0, gamma_p=4.0, delta=0.7, nth_s=0.4, nth_p=0.3)
+    prob, _ = _linear_problem(p)
+    res = run(method(dt=DT), prob, 8000, 3, groups=20, progress=False)
+    a, b, ns, npump, rs, ro = _linear_solution(p)
+    mo = moments(res)
+    _within(mo["a_dag_a"][0].real, np.abs(a) ** 2 + ns, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
+    _within(mo["n_p"][0].real, np.abs(b) ** 2 + npump, mo["n_p"][1].real, "<n_p>")
+    for k in ("a2", "a"):
+        ref = a**2 if k == "a2" else a
+        _within(mo[k][0].real, ref.real, mo[k][1].real, f"Re <{k}>")
+        _within(mo[k][0].imag, ref.imag, mo[k][1].imag, f"Im <{k}>")
+    _within(res.rho_s.real, rs.real, res.rho_s_err.real, "Re rho_s")
+    _within(res.rho_s.imag, rs.imag, res.rho_s_err.imag, "Im rho_s")
+    _within(res.n_p, np.einsum("tii,i->t", ro, np.arange(p.Np)).real, res.n_p_err, "n_p (Fock)")
+
+
+def test_wigner_fock_estimator_on_exact_samples():
+    # The Weyl-symbol estimator is exact on exact Wigner samples: thermal (n = 0.7) displaced by
+    # alpha = 1.1 - 0.4i, W Gaussian with variance (n + 1/2)/2 per quadrature.  200000 samples,
+    # per-sample estimates bounded by 2: compare within 4 standard errors (computed here).
+    from cimqb_traj.phasespace._sde import _wigner_fock
+
+    g = np.random.default_rng(1)
+    n, alpha, N, S = 0.7, 1.1 - 0.4j, 8, 200000
+    s = math.sqrt((n + 0.5) / 2)
+    xs = alpha + s * (g.standard_normal(S) + 1j * g.standard_normal(S))
+    X = np.empty((S, N, N), complex)
+    for k in range(S):
+        _wigner_fock(xs[k], N, X[k])
+    assert np.all(np.abs(X) <= 2 + 1e-12)
+    D = qutip.displace(60, alpha)
+    ref = (D * qutip.thermal_dm(60, n, method="analytic") * D.dag()).full()[:N, :N]
+    mean = X.mean(axis=0)
+    se_re, se_im = X.real.std(axis=0) / math.sqrt(S), X.imag.std(axis=0) / math.sqrt(S)
+    assert np.all(np.abs(mean.real - ref.real) <= 4 * se_re)
+    assert np.all(np.abs(mean.imag - ref.imag) <= 4 * se_im + 1e-15)  # diagonal: both 0
+
+
+# --- 4. reproducibility, diagnostics, input checks -------------------------------------------------
+
+REPRO = BatteryParams(Ns=6, Np=4, F=1.0, kappa=0.5, gamma_p=16, nth_s=0.2, nth_p=0.1, delta=0.3, t_off=0.25)
+
+
+@pytest.mark.parametrize("method", [PositiveP, Wigner])
+def test_batch_and_sample_independence(method):
+    prob = charge_problem(REPRO, [0.0, 0.2, 0.5])
+    ids = np.arange(5, 42)
+    ref = method(dt=1e-2, batch=64).run_group(prob, ids, 9)
+    for b in (1, 5, 16):
+        got = method(dt=1e-2, batch=b).run_group(prob, ids, 9)
+        assert got.n == ref.n == ids.size
+        assert np.array_equal(got.rho_s, ref.rho_s) and np.array_equal(got.rho_o, ref.rho_o)
+        for k, v in ref.records[0].items():
+            assert np.array_equal(got.records[0][k], v), k
+    # a sample's numbers depend on its own stream only: group {5, 6} = {5} + {6}, bitwise
+    one = [method(dt=1e-2).run_group(prob, [k], 9) for k in (5, 6)]
+    two = method(dt=1e-2).run_group(prob, [5, 6], 9)
+    assert np.array_equal(two.rho_s, one[0].rho_s + one[1].rho_s)
+    assert len(two.records) == 1 and two.records[0]["samples"] == 2
+
+
+def test_runner_n_jobs_identical():
+    prob = charge_problem(REPRO, [0.0, 0.2, 0.5])
+    r1 = run(PositiveP(dt=1e-2), prob, 60, 4, groups=6, n_jobs=1, progress=False)
+    r2 = run(PositiveP(dt=1e-2, batch=7), prob, 60, 4, groups=6, n_jobs=2, progress=False)
+    for k in ("rho_s", "W", "W_err", "n_s", "n_p", "n_p_err"):
+        assert np.array_equal(getattr(r1, k), getattr(r2, k)), k
+    assert len(r1.records) == 6 and all(np.array_equal(x["a2"], y["a2"]) for x, y in zip(r1.records, r2.records))
+    assert r1.method == "positive-p" and r1.options["dt"] == 1e-2
+
+
+def test_divergence_and_spike_diagnostics():
+    prob = charge_problem(REPRO, [0.0, 0.2, 0.5])
+    # every sample passes |alpha_p| = 0.5 within 0.25: all diverge under a 0.3 cap -> refused
+    with pytest.raises(RuntimeError, match="diverged"):
+        PositiveP(dt=1e-2, divergence_bound=0.3).run_group(prob, np.arange(10), 0)
+    sums = PositiveP(dt=1e-2, divergence_bound=0.3, max_diverged=1.0).run_group(prob, np.arange(10), 0)
+    assert sums.n == 0 and sums.records == [{**sums.records[0], "samples": 10, "diverged": 10, "spiking": 0}]
+    assert np.all(sums.rho_s == 0)  # excluded from the sums, counted in the record
+    # spiking samples are counted and kept
+    sums = PositiveP(dt=1e-2, spike_bound=0.3).run_group(prob, np.arange(10), 0)
+    assert sums.n == 10 and sums.records[0]["spiking"] == 10 and sums.records[0]["diverged"] == 0
+
+
+def test_bad_input():
+    for kw, name in [({"dt": 0}, "dt"), ({"dt": "x"}, "dt"), ({"batch": 0}, "batch"), ({"batch": 1.5}, "batch"),
+                     ({"max_diverged": 2}, "max_diverged"), ({"spike_bound": -1}, "spike_bound"),
+                     ({"divergence_bound": 0}, "divergence_bound")]:
+        for M in (PositiveP, Wigner):
+            with pytest.raises(ValueError, match=f"^{name} "):
+                M(**kw)
+    prob = charge_problem(REPRO, [0.0, 0.5])
+    with pytest.raises(ValueError, match="^problem"):
+        PositiveP().run_group("p", [0], 0)
+    with pytest.raises(ValueError, match="^seed"):
+        PositiveP().run_group(prob, [0], -1)
+    with pytest.raises(ValueError, match="^ids"):
+        PositiveP().run_group(prob, [[0]], 0)
+    # a non-coherent initial state (a Fock state) has no positive-P / Wigner sampling here
+    fock = qutip.tensor(qutip.basis(6, 1), qutip.basis(4, 0))
+    with pytest.raises(ValueError, match="^problem.*coherent"):
+        PositiveP().run_group(charge_problem(REPRO, [0.0, 0.5], fock), [0], 0)
+    from cimqb_traj.params import LoadParams
+
+    dis = discharge_problem(REPRO, LoadParams(), [0.0, 0.5], np.diag([1.0, 0, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="^problem.*charg"):
+        Wigner().run_group(dis, [0], 0)

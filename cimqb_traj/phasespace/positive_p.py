@@ -1,0 +1,111 @@
+r"""Positive-P sampling of the charging master equation (exact in distribution; Ito SDEs).
+
+Derivation
+----------
+The positive-P function P(alpha, alpha^+, beta, beta^+) (alpha for a_s, beta for a_p) represents
+rho = int P |alpha><alpha^+*| / <alpha^+*|alpha> (x) (same for the pump).  The operator
+correspondences (Drummond & Gardiner 1980)
+
+    a rho <-> alpha P,   a^dag rho <-> (alpha^+ - d_alpha) P,
+    rho a^dag <-> alpha^+ P,   rho a <-> (alpha - d_alpha^+) P
+
+turn the master equation of ``BatteryParams`` into a Fokker-Planck equation
+dP/dt = -d_i (A_i P) + 1/2 d_i d_j (D_ij P) with
+
+* H_int = i kappa/2 (a_s^dag^2 a_p - a_s^2 a_p^dag): -i[H_int, rho] <-> kappa/2 [-2 d_alpha
+  (alpha^+ beta P) + d_alpha^2 (beta P) + d_beta^+ (alpha^+^2 P) + d_beta (alpha^2 P)
+  - 2 d_alpha^+ (alpha beta^+ P) + d_alpha^+^2 (beta^+ P)], i.e. drifts kappa alpha^+ beta,
+  kappa alpha beta^+, -kappa/2 alpha^2, -kappa/2 alpha^+^2 and diffusions D_{alpha alpha} =
+  kappa beta, D_{alpha^+ alpha^+} = kappa beta^+ (the noise term of PHYSICS.md,
+  sqrt(kappa alpha_p) dW_1 and sqrt(kappa alpha_p^+) dW_2, is right);
+* Delta a_s^dag a_s: drifts -i Delta alpha, +i Delta alpha^+;
+* the pump drive: drift sqrt(gamma_p) F on beta and beta^+;
+* gamma_j (n_j+1) D[a_j] + gamma_j n_j D[a_j^dag]: drifts -gamma_j/2 on each variable and
+  D_{alpha alpha^+} = D_{alpha^+ alpha} = gamma_j n_j (thermal noise, zero at n_j = 0).
+
+The diffusion matrix D = B B^T is factorised with independent real noises (``_sde`` module
+docstring): sqrt(kappa beta) dW_1 on alpha, sqrt(kappa beta^+) dW_2 on alpha^+, and for a thermal
+mode c (dW_3 +- i dW_4) on (alpha, alpha^+) with c = sqrt(gamma n / 2)
+(E[d alpha d alpha^+] = 2 c^2 dt = gamma n dt, E[d alpha^2] = 0).  The sqrt is the principal
+branch; its sign is irrelevant because dW_1 is symmetric.  These Ito equations equal their
+Stratonovich form (no drift correction), integrated by the semi-implicit midpoint scheme
+(weak order 1) of ``_sde``.  Initial state: the delta function at a coherent product state
+(alpha^+ = alpha^*), read off ``problem.psi0`` (default the vacuum).
+
+Estimators
+----------
+Normally ordered moments are exact averages, <a^dag^k a^l> = E[(alpha^+)^k alpha^l], and Fock
+elements <m|rho_s|n> = E[exp(-alpha alpha^+) alpha^m (alpha^+)^n / sqrt(m! n!)] (for a coherent
+state alpha, alpha^+ = alpha^*: <m|alpha><alpha|n>, so index m is the row, as in qutip); the
+per-sample matrix is Hermitised, (X + X^dag)/2, which keeps the mean (rho is Hermitian) and
+lowers the variance.  ``GroupSums.rho_s`` / ``rho_o`` are the sums of these (Ns x Ns and Np x Np:
+the leading block of the untruncated state, whose dynamics is *not* truncated), so the
+ensemble runner's ergotropy and jackknife machinery applies unchanged.  These averages are
+exact as long as the distribution's tails decay fast enough for the boundary terms of the
+Fokker-Planck derivation to vanish; a growing number of spiking samples signals that they
+do not (Gilchrist, Gardiner & Drummond, PRA 55, 3014 (1997)).
+
+Records: ``GroupSums.records`` holds ONE dict per group: ``samples`` (group size),
+``diverged`` (samples excluded, see ``_sde``: non-finite, beyond 1/(kappa dt), or a non-finite
+Fock estimate), ``spiking`` (kept samples that went beyond ``spike_bound``), and the sums over
+kept samples of the normally ordered moments ``a_dag_a``, ``a2``, ``a``, ``n_p``, ``a_p``
+(complex arrays over t); ``phasespace.moments`` turns them into means with jackknife errors.
+A group raises RuntimeError when more than ``max_diverged`` of its samples diverged.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..trajectories.base import GroupSums, Problem
+from . import _sde
+
+__all__ = ["PositiveP"]
+
+
+class PositiveP:
+    """Positive-P sampler (see the module docstring for the SDEs, scheme and estimators).
+
+    Parameters
+    ----------
+    dt : float
+        Largest step; output times and the pump switch-off are step ends.
+    batch : int
+        Samples integrated together; results are bitwise independent of it.
+    spike_bound : float, optional
+        |amplitude| above which a sample counts as spiking (default 10 sqrt(max(Ns, Np)): ten
+        times the largest amplitude the estimated Fock matrices resolve).
+    divergence_bound : float
+        Extra cap on |amplitude| beyond which a sample counts as diverged (the built-in one is
+        1/(kappa dt)).
+    max_diverged : float
+        Largest tolerated fraction of diverged samples per group (default 0.01); beyond it
+        ``run_group`` raises RuntimeError.
+    """
+
+    name = "positive-p"
+    positive_p = True
+
+    def __init__(self, *, dt=1e-3, batch=64, spike_bound=None, divergence_bound=math.inf,
+                 max_diverged=0.01):
+        self.dt = _sde.check_dt(dt)
+        self.batch = _sde.check_int("batch", batch, 1)
+        self.spike_bound = None if spike_bound is None else _sde.check_positive("spike_bound", spike_bound)
+        self.divergence_bound = _sde.check_positive("divergence_bound", divergence_bound)
+        self.max_diverged = _sde.check_fraction("max_diverged", max_diverged)
+
+    @property
+    def options(self) -> dict:
+        return {"method": self.name, "dt": self.dt, "batch": self.batch,
+                "spike_bound": self.spike_bound, "divergence_bound": self.divergence_bound,
+                "max_diverged": self.max_diverged,
+                "scheme": f"semi-implicit midpoint, {_sde.ITERATIONS} iterations (Stratonovich = Ito here)",
+                "ordering": "normal"}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(dt={self.dt!r}, batch={self.batch}, spike_bound={self.spike_bound!r}, "
+                f"max_diverged={self.max_diverged!r})")
+
+    def run_group(self, problem: Problem, ids, seed: int) -> GroupSums:
+        """Integrate samples ``ids`` (sample k draws only from ``rng(seed, k)``); their sums."""
+        return _sde.run_group(self, problem, ids, seed, self.positive_p)
