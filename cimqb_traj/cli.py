@@ -18,7 +18,9 @@ import numpy as np
 from .params import BatteryParams, LoadParams
 from .results import atomic_path, first_max
 
-METHODS = ("exact", "jump", "homodyne")
+#: Phase-space methods (``cimqb_traj.phasespace``): charging only.
+PHASE_SPACE = ("mean-field", "positive-p", "wigner")
+METHODS = ("exact", "jump", "homodyne") + PHASE_SPACE
 
 # parameter name -> command-line option, for error messages
 _OPTION = {
@@ -74,10 +76,11 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     r = p.add_argument_group("run")
     r.add_argument("--method", choices=METHODS, default="exact",
                    help="exact: Lindblad master equation; jump: photon-counting trajectories; "
-                        "homodyne: diffusive trajectories")
+                        "homodyne: diffusive trajectories; charge only: mean-field (classical, from "
+                        "the vacuum), positive-p (exact sampling), wigner (truncated Wigner)")
     r.add_argument("--engine", choices=("fast", "qutip"), default="fast",
                    help="exact solver engine: fast (default) or qutip.mesolve (reference)")
-    t = p.add_argument_group("trajectories (--method jump|homodyne)")
+    t = p.add_argument_group("trajectories (--method jump|homodyne) and phase-space samples (positive-p|wigner)")
     t.add_argument("--ntraj", type=int, default=1000, help="number of trajectories (1000)")
     t.add_argument("--seed", type=int, default=0, help="seed; trajectory k uses SeedSequence(seed).spawn()[k] (0)")
     t.add_argument("--n-jobs", type=int, default=1, help="parallel workers (1)")
@@ -87,7 +90,7 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     t.add_argument("--groups", type=int, default=20, help="trajectory groups for the jackknife errors (20)")
     t.add_argument("--theta", type=_real, default=0.0, help="homodyne phase of the signal output (0)")
     t.add_argument("--heterodyne", action="store_true", help="heterodyne instead of homodyne detection")
-    t.add_argument("--dt", type=_real, default=None, help="homodyne time step (method default)")
+    t.add_argument("--dt", type=_real, default=None, help="homodyne / positive-p / wigner time step (method default)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -168,6 +171,26 @@ def _traj_kw(a) -> dict:
     return kw
 
 
+def _phase_space(a, p: BatteryParams, t: np.ndarray):
+    """A phase-space method (``cimqb_traj.phasespace``) through the ensemble runner.  The
+    dynamics are untruncated; --ns/--np only size the estimated Fock matrices (the tail line of
+    the text output says whether they hold the state)."""
+    from .phasespace import method
+    from .trajectories.base import charge_problem
+    from .trajectories.ensemble import run
+
+    if a.scheduler and a.backend != "dask":
+        raise UsageError("--scheduler: needs --backend dask")
+    if a.theta != 0.0 or a.heterodyne:
+        raise UsageError("--theta/--heterodyne: only with --method homodyne")
+    if a.dt is not None and a.method == "mean-field":
+        raise UsageError("--dt: not used by --method mean-field (adaptive ODE solver)")
+    opts = {"dt": a.dt} if a.dt is not None else {}
+    return run(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, groups=a.groups,
+               n_jobs=a.n_jobs, backend=a.backend, scheduler=a.scheduler,
+               progress=False if a.no_progress else None)
+
+
 def _ensemble_json(res, names) -> dict:
     out = {"ntraj": res.ntraj, "seed": res.seed, "groups": res.groups, "interrupted": res.interrupted,
            "options": res.options}
@@ -189,6 +212,8 @@ def _charge(a) -> int:
     t = _grid(a.t_end, a.dt_out)
     if a.method == "exact":
         res = exact.charge(p, t, engine=a.engine, progress=False if a.no_progress else None)
+    elif a.method in PHASE_SPACE:
+        res = _phase_space(a, p, t)
     else:
         from . import trajectories
 
@@ -203,13 +228,18 @@ def _charge(a) -> int:
                "W_c": _floats(res.W_c), "W_i": _floats(res.W_i), "energy": _floats(res.energy)}
         if a.method != "exact":
             doc.update(_ensemble_json(res, ("W", "W_c", "W_i", "energy")))
+        if a.method in ("positive-p", "wigner"):
+            from .phasespace import diverged
+
+            doc["diverged"], doc["spiking"], _ = diverged(res)
         json.dump(doc, sys.stdout)
         print()
     else:
         i_c = int(np.argmax(res.W_c))
         P = res.power
         i_p = int(np.nanargmax(P)) if np.any(np.isfinite(P)) else 0
-        how = a.engine if a.method == "exact" else f"{res.ntraj} trajectories, seed {res.seed}"
+        unit = "samples" if a.method in PHASE_SPACE else "trajectories"
+        how = a.engine if a.method == "exact" else f"{res.ntraj} {unit}, seed {res.seed}"
         print(f"charge ({a.method}, {how}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
               f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
         if getattr(res, "interrupted", False):
@@ -218,6 +248,11 @@ def _charge(a) -> int:
               f"energy={_pm(res, 'energy', -1)}  (units of omega_s)")
         print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
         print(f"  truncation: max population of top level  signal {res.tail_s.max():.2e}, pump {res.tail_p.max():.2e}")
+        if a.method in ("positive-p", "wigner"):
+            from .phasespace import diverged
+
+            n_div, n_spk, n_all = diverged(res)
+            print(f"  phase-space samples: {n_div} of {n_all} diverged (excluded), {n_spk} spiking")
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'charge.h5')} and charge.png")
     return 0
@@ -226,6 +261,8 @@ def _charge(a) -> int:
 def _discharge(a) -> int:
     from . import exact
 
+    if a.method in PHASE_SPACE:
+        raise UsageError(f"--method: {a.method} is for charge only; discharge takes exact, jump or homodyne")
     p = _battery(a)
     load = LoadParams(g=a.g, gamma_a=a.gamma_a, omega_s=a.omega_s, omega_a=a.omega_a)
     if not math.isfinite(a.t0) or a.t0 < 0:

@@ -386,3 +386,53 @@ def test_bad_input():
     dis = discharge_problem(REPRO, LoadParams(), [0.0, 0.5], np.diag([1.0, 0, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match="^problem.*charg"):
         Wigner().run_group(dis, [0], 0)
+
+
+# --- 5. command line -------------------------------------------------------------------------------
+
+CLI = ["--ns", "6", "--np", "4", "--F", "1.0", "--kappa", "0.5", "--gamma-p", "16", "--t-end", "0.5",
+       "--dt-out", "0.25", "--ntraj", "40", "--groups", "4", "--seed", "3", "--no-progress"]
+
+
+def test_cli_phase_space(capsys):
+    import json
+
+    from cimqb_traj.cli import main
+
+    p = BatteryParams(Ns=6, Np=4, F=1.0, kappa=0.5, gamma_p=16)
+    for name, M in (("positive-p", PositiveP), ("wigner", Wigner)):
+        assert main(["charge", "--method", name, *CLI, "--dt", "0.01", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        api = run(M(dt=0.01), charge_problem(p, [0.0, 0.25, 0.5]), 40, 3, groups=4, progress=False)
+        assert out["method"] == name and out["ntraj"] == 40 and out["options"]["dt"] == 0.01
+        for k in ("W", "W_c", "W_i", "energy", "W_err", "energy_err"):
+            assert np.array_equal(out[k], getattr(api, k)), (name, k)
+        assert out["diverged"] == 0 and out["spiking"] == 0
+    assert main(["charge", "--method", "mean-field", *CLI, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["W"] == [0.0, 0.0, 0.0] and "diverged" not in out  # from the vacuum: alpha_s = 0
+    assert main(["charge", "--method", "positive-p", *CLI]) == 0
+    assert "0 of 40 diverged" in capsys.readouterr().out
+    # discharge and options that do not apply: exit 2, one line naming the option
+    for argv, opt in ((["discharge", "--method", "wigner", "--no-progress"], "--method"),
+                      (["charge", "--method", "mean-field", *CLI, "--dt", "0.01"], "--dt"),
+                      (["charge", "--method", "positive-p", *CLI, "--dt", "-1"], "--dt"),
+                      (["charge", "--method", "wigner", *CLI, "--theta", "1"], "--theta")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and opt in err, err
+
+
+def test_mean_field_method_in_runner():
+    # MeanField through the runner: the coherent state of mean_field, zero errors
+    p = BatteryParams(Ns=12, Np=6, F=3.0)
+    t = np.linspace(0, 2, 5)
+    res = run(mf.MeanField(alpha_s0=0.3), charge_problem(p, t), 10, 0, groups=5, progress=False)
+    ref = mf.mean_field(p, t, alpha_s0=0.3)
+    mo = moments(res)
+    assert np.allclose(mo["a_dag_a"][0].real, ref.n_s, rtol=1e-12, atol=1e-14)
+    assert np.allclose(mo["n_p"][0].real, ref.n_p, rtol=1e-12)
+    assert np.allclose(res.rho_s[:, 1, 0], ref.alpha_s * np.exp(-ref.n_s), atol=1e-14)
+    assert np.allclose(res.W_err, 0, atol=1e-12)
+    with pytest.raises(ValueError, match="alpha_s0"):
+        mf.MeanField(alpha_s0="x")

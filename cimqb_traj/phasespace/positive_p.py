@@ -97,7 +97,8 @@ class PositiveP:
     @property
     def options(self) -> dict:
         return {"method": self.name, "dt": self.dt, "batch": self.batch,
-                "spike_bound": self.spike_bound, "divergence_bound": self.divergence_bound,
+                "spike_bound": self.spike_bound,
+                "divergence_bound": None if math.isinf(self.divergence_bound) else self.divergence_bound,
                 "max_diverged": self.max_diverged,
                 "scheme": f"semi-implicit midpoint, {_sde.ITERATIONS} iterations (Stratonovich = Ito here)",
                 "ordering": "normal"}
