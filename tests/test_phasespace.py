@@ -389,9 +389,23 @@ def test_divergence_and_spike_diagnostics():
     # every sample passes |alpha_p| = 0.5 within 0.25: all diverge under a 0.3 cap -> refused
     with pytest.raises(RuntimeError, match="diverged"):
         PositiveP(dt=1e-2, divergence_bound=0.3).run_group(prob, np.arange(10), 0)
-    sums = PositiveP(dt=1e-2, divergence_bound=0.3, max_diverged=1.0).run_group(prob, np.arange(10), 0)
-    assert sums.n == 0 and sums.records == [{**sums.records[0], "samples": 10, "diverged": 10, "spiking": 0}]
-    assert np.all(sums.rho_s == 0)  # excluded from the sums, counted in the record
+    with pytest.raises(RuntimeError, match="all 10 samples"):  # even when tolerated: nothing left
+        PositiveP(dt=1e-2, divergence_bound=0.3, max_diverged=1.0).run_group(prob, np.arange(10), 0)
+    # Wigner samples (vacuum noise on both modes, |alpha_p| ~ 0.5) partly exceed a 1.5 cap
+    # (21 of these 40): refused under the default 1 %, counted and excluded when tolerated
+    with pytest.raises(RuntimeError, match="max_diverged = 0.01"):
+        Wigner(dt=1e-2, divergence_bound=1.5).run_group(prob, np.arange(40), 0)
+    sums = Wigner(dt=1e-2, divergence_bound=1.5, max_diverged=1.0).run_group(prob, np.arange(40), 0)
+    rec = sums.records[0]
+    assert 0 < rec["diverged"] < 40 and sums.n == 40 - rec["diverged"] and rec["samples"] == 40
+    # the same samples diverge one by one (a sample's fate depends on its own stream only)
+    lost = 0
+    for k in range(40):
+        try:
+            Wigner(dt=1e-2, divergence_bound=1.5, max_diverged=1.0).run_group(prob, [k], 0)
+        except RuntimeError:
+            lost += 1
+    assert lost == rec["diverged"]
     # spiking samples are counted and kept
     sums = PositiveP(dt=1e-2, spike_bound=0.3).run_group(prob, np.arange(10), 0)
     assert sums.n == 10 and sums.records[0]["spiking"] == 10 and sums.records[0]["diverged"] == 0

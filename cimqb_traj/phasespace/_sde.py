@@ -409,6 +409,10 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
         sums.steps += h.size * B
     rec.update({k: mom[i].copy() for i, k in enumerate(MOMENTS)})
     sums.records.append(rec)
+    if sums.n == 0:
+        raise RuntimeError(
+            f"{method.name}: all {ids.size} samples of the group {ids[0]}..{ids[-1]} diverged; nothing to "
+            "average (positive-P far above threshold / strong nonlinearity, or too large dt)")
     if rec["diverged"] > method.max_diverged * ids.size:
         raise RuntimeError(
             f"{method.name}: {rec['diverged']} of {ids.size} samples diverged in the group of samples "

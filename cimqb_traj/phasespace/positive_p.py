@@ -50,7 +50,8 @@ Records: ``GroupSums.records`` holds ONE dict per group: ``samples`` (group size
 Fock estimate), ``spiking`` (kept samples that went beyond ``spike_bound``), and the sums over
 kept samples of the normally ordered moments ``a_dag_a``, ``a2``, ``a``, ``n_p``, ``a_p``
 (complex arrays over t); ``phasespace.moments`` turns them into means with jackknife errors.
-A group raises RuntimeError when more than ``max_diverged`` of its samples diverged.
+A group raises RuntimeError when more than ``max_diverged`` of its samples diverged, and
+always when all of them did (nothing left to average).
 """
 
 from __future__ import annotations
