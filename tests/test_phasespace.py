@@ -248,6 +248,10 @@ def _linear_solution(p, N=60):
     a = A0 * np.exp(-(p.gamma_s / 2 + 1j * p.delta) * t)
     b0 = 2 * p.F / math.sqrt(p.gamma_p)
     b = B0 * np.exp(-p.gamma_p * t / 2) + b0 * (1 - np.exp(-p.gamma_p * t / 2))
+    if p.t_off is not None:  # drive off at t_off: the driven part decays from there
+        off = t > p.t_off
+        b[off] = (B0 * np.exp(-p.gamma_p * t[off] / 2)
+                  + b0 * (1 - np.exp(-p.gamma_p * p.t_off / 2)) * np.exp(-p.gamma_p * (t[off] - p.t_off) / 2))
     ns = p.nth_s * (1 - np.exp(-p.gamma_s * t))
     npump = p.nth_p * (1 - np.exp(-p.gamma_p * t))
 
@@ -263,9 +267,10 @@ def _linear_solution(p, N=60):
 def test_positive_p_coherent_decay_is_exact():
     # Zero temperature, kappa = 0: the positive-P equations are noiseless, every sample follows
     # alpha(t) = alpha0 e^{-(gamma_s/2 + i Delta) t} and the Fock estimator is the coherent state
-    # <m|alpha><alpha|n> itself (index m = row).  The midpoint rule's error is ~ t h^2 |lambda|^3
+    # <m|alpha><alpha|n> itself (index m = row); the pump's drive stops at t_off = 0.3, between
+    # output times (a step end).  The midpoint rule's error is ~ t h^2 |lambda|^3
     # / 12 (relative) <= 3e-6 for |lambda| <= gamma_p / 2 = 2, h = DT; tolerance 1e-5.
-    p = BatteryParams(Ns=12, Np=6, F=0.7, kappa=0.0, gamma_p=4.0, delta=0.7)
+    p = BatteryParams(Ns=12, Np=6, F=0.7, kappa=0.0, gamma_p=4.0, delta=0.7, t_off=0.3)
     prob, psi0 = _linear_problem(p)
     res = run(PositiveP(dt=DT), prob, 8, 0, groups=2, progress=False)
     a, b, _, _, rs, ro = _linear_solution(p)
