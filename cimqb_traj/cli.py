@@ -113,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--F-min", type=_real, default=1.0, help="smallest pump amplitude (1.0)")
     g.add_argument("--F-max", type=_real, default=3.0, help="largest pump amplitude (3.0)")
     g.add_argument("--F-steps", type=int, default=21, help="number of pump amplitudes, uniform grid (21)")
-    g.add_argument("--methods", default="mean-field,exact", help="comma-separated: mean-field, exact (both)")
+    g.add_argument("--methods", default="mean-field,exact",
+                   help="comma-separated: mean-field, exact, positive-p, wigner (default mean-field,exact)")
+    g.add_argument("--samples", type=int, default=2000, help="phase-space samples per pump value (2000)")
+    g.add_argument("--t-steady", type=_real, default=30.0, help="phase-space integration time to the steady state (30)")
+    g.add_argument("--dt", type=_real, default=1e-3, help="phase-space time step (1e-3)")
+    g.add_argument("--seed", type=int, default=0, help="phase-space seed (pump value k uses seed + k)")
+    g.add_argument("--n-jobs", type=int, default=1, help="parallel workers for phase-space samples (1)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.add_argument("--out", metavar="DIR", help="write threshold.json and threshold.png into DIR")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -318,8 +324,13 @@ def _threshold(a) -> int:
     bad = [m for m in methods if m not in threshold.METHODS]
     if bad or not methods:
         raise UsageError(f"--methods: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(threshold.METHODS)}")
+    if a.samples < 5:
+        raise UsageError(f"--samples: needs at least 5, got {a.samples}")
+    if not math.isfinite(a.t_steady) or a.t_steady <= 0:
+        raise UsageError(f"--t-steady: must be finite and > 0, got {a.t_steady}")
     res = threshold.sweep(p, np.linspace(a.F_min, a.F_max, a.F_steps), methods,
-                          progress=False if a.no_progress else None)
+                          progress=False if a.no_progress else None, samples=a.samples, t_steady=a.t_steady,
+                          dt=a.dt, seed=a.seed, n_jobs=a.n_jobs)
     res["params"] = {k: v for k, v in p.to_dict().items() if k != "F"}
     if a.out:
         from .plotting import plot_threshold

@@ -31,7 +31,7 @@ from .params import BatteryParams
 __all__ = ["quadrature_distribution", "bimodality", "curvature_threshold", "bimodal_threshold",
            "mean_field_n_s", "sweep", "METHODS"]
 
-METHODS = ("mean-field", "exact")
+METHODS = ("mean-field", "exact", "positive-p", "wigner")
 
 
 def _hermite_functions(n: int, x: np.ndarray) -> np.ndarray:
@@ -97,11 +97,16 @@ def mean_field_n_s(params: BatteryParams) -> float:
     return float(abs(a_s) ** 2)
 
 
-def sweep(params: BatteryParams, F, methods=METHODS, progress: bool | None = None) -> dict:
+def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: bool | None = None, *,
+          samples: int = 2000, t_steady: float = 30.0, dt: float = 1e-3, seed: int = 0, n_jobs: int = 1) -> dict:
     """Steady state over the pump amplitudes ``F`` by each method; returns a dict with
-    ``F``, ``F_th_meanfield``, ``n_s[method]``, ``bimodality[method]`` (exact only: the
-    mean-field state is a coherent state, never bimodal about x = 0) and
-    ``F_th_quantum[method][definition]``."""
+    ``F``, ``F_th_meanfield``, ``n_s[method]``, ``bimodality[method]`` (not for mean field:
+    its state is coherent, never bimodal about x = 0) and ``F_th_quantum[method][definition]``.
+
+    ``"exact"`` is the steady-state solver; ``"positive-p"`` and ``"wigner"`` integrate
+    ``samples`` phase-space samples (step ``dt``) from the vacuum to ``t_steady`` and read
+    <n_s> (with ``n_s_err``) and the reduced state there (the bimodality comes from its Fock-space
+    estimate, so it carries their sampling noise)."""
     F = np.asarray(F, dtype=float)
     if F.ndim != 1 or F.size < 5 or not np.all(np.isfinite(F)) or np.any(np.diff(F) <= 0):
         raise ValueError("F must be at least 5 finite, increasing pump amplitudes")
@@ -117,6 +122,20 @@ def sweep(params: BatteryParams, F, methods=METHODS, progress: bool | None = Non
             n = np.array([mean_field_n_s(params.replace(F=f)) for f in F])
             out["n_s"][m] = n.tolist()
             out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n)}
+            continue
+        if m in ("positive-p", "wigner"):
+            from .phasespace import method
+            from .trajectories import charge_problem, run
+
+            n, e, b = [], [], []
+            for k, f in enumerate(F):
+                r = run(method(m, dt=dt), charge_problem(params.replace(F=f), [0.0, t_steady]), samples,
+                        seed + k, n_jobs=n_jobs, progress=progress)
+                n.append(float(r.n_s[-1]))
+                e.append(float(r.n_s_err[-1]))
+                b.append(bimodality(r.rho_s[-1]))
+            out["n_s"][m], out.setdefault("n_s_err", {})[m], out["bimodality"][m] = n, e, b
+            out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "bimodal": bimodal_threshold(F, b)}
             continue
         from tqdm.auto import tqdm
 

@@ -86,3 +86,17 @@ def test_threshold_bad_input(argv, name, capsys):
     assert main(["threshold", "--no-progress"] + argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and name in err, err
+
+
+def test_sweep_with_positive_p_samples():
+    """Positive-P steady states in the sweep: far below threshold (F = 0.2 F_th, relaxation time
+    ~ 1/(gamma_s (1 - F/F_th)) ~ 1.3 << t_steady = 8) <n_s> agrees with the exact steady state
+    within 4 standard errors plus a time-step floor 0.1 dt (the bias the phase-space tests
+    measured is ~1 dt^2)."""
+    p = BatteryParams(Ns=10, Np=6, kappa=1.0, gamma_p=4.0)
+    F = np.linspace(0.1, 0.9, 5)
+    r = sweep(p, F, methods=("exact", "positive-p"), progress=False, samples=400, t_steady=8.0, dt=4e-3, seed=3)
+    n, e = np.array(r["n_s"]["positive-p"]), np.array(r["n_s_err"]["positive-p"])
+    assert np.all(e > 0)
+    assert abs(n[0] - r["n_s"]["exact"][0]) <= 4 * e[0] + 0.1 * 4e-3
+    assert set(r["F_th_quantum"]["positive-p"]) == {"curvature", "bimodal"}
