@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: mean-field, exact, positive-p, wigner (default mean-field,exact)")
     g.add_argument("--samples", type=int, default=2000, help="phase-space samples per pump value (2000)")
     g.add_argument("--t-steady", type=_real, default=30.0, help="phase-space integration time to the steady state (30)")
-    g.add_argument("--dt", type=_real, default=1e-3, help="phase-space time step (1e-3)")
+    g.add_argument("--dt", type=_real, default=5e-4, help="phase-space time step (5e-4)")
     g.add_argument("--seed", type=int, default=0, help="phase-space seed (pump value k uses seed + k)")
     g.add_argument("--n-jobs", type=int, default=1, help="parallel workers for phase-space samples (1)")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -98,7 +98,7 @@ def mean_field_n_s(params: BatteryParams) -> float:
 
 
 def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: bool | None = None, *,
-          samples: int = 2000, t_steady: float = 30.0, dt: float = 1e-3, seed: int = 0, n_jobs: int = 1) -> dict:
+          samples: int = 2000, t_steady: float = 30.0, dt: float = 5e-4, seed: int = 0, n_jobs: int = 1) -> dict:
     """Steady state over the pump amplitudes ``F`` by each method; returns a dict with
     ``F``, ``F_th_meanfield``, ``n_s[method]``, ``bimodality[method]`` (not for mean field:
     its state is coherent, never bimodal about x = 0) and ``F_th_quantum[method][definition]``.

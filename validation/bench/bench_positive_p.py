@@ -36,7 +36,7 @@ def one(samples, dt, n_jobs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=TARGET_N)
-    ap.add_argument("--dt", type=float, default=1e-3)
+    ap.add_argument("--dt", type=float, default=1e-3, help="step; the run also uses dt/2 (default 1e-3)")
     ap.add_argument("--n-jobs", type=int, default=os.cpu_count())
     a = ap.parse_args()
     run(PositiveP(dt=0.01), charge_problem(BatteryParams(Ns=6, Np=3), [0.0, 0.1]), 4, 0, n_jobs=a.n_jobs,
