@@ -120,9 +120,9 @@ def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1, cplx):
 # Accumulators below are arrays allocated inside the kernel and swept j-outer: LLVM then knows
 # they alias no argument and vectorises the loops over the block (2-3x faster than in place).
 @numba.njit(cache=True, nogil=True)
-def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
-    """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns (real part only if not cplx)."""
-    D = yr.shape[0]
+def _stage_sum(coef, Kr, Ki, m, n, cplx):
+    """(S_re, S_im) = sum_{j<m} coef[j] K[j] on the first n columns (S_im empty if not cplx)."""
+    D = Kr.shape[1]
     ar = np.empty((D, n))
     ai = np.empty((D if cplx else 1, n if cplx else 1))
     for j in range(m):  # j = 0 assigns: no zero-fill pass (and 0 + x == x, so the same numbers)
@@ -143,7 +143,14 @@ def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
                 else:
                     for k in range(n):
                         acc[k] += a * ki[k]
-    for i in range(D):
+    return ar, ai
+
+
+@numba.njit(cache=True, nogil=True)
+def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
+    """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns (real part only if not cplx)."""
+    ar, ai = _stage_sum(coef, Kr, Ki, m, n, cplx)
+    for i in range(yr.shape[0]):
         for k in range(n):
             Or[i, k] = yr[i, k] + h[k] * ar[i, k]
         if cplx:
@@ -158,21 +165,7 @@ def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx):
     combined in quadrature instead of summed (within a factor sqrt 2 of them, and no square
     root per component) -- and nrm[k] = ||ynew||^2."""
     D = yr.shape[0]
-    er, ei = np.empty((D, n)), np.zeros((D if cplx else 1, n))
-    for j in range(7):  # j = 0 assigns (0 + x == x: the same numbers without a zero-fill pass)
-        a = _E[j]
-        for i in range(D):
-            kr, acc = Kr[j, i], er[i]
-            if j == 0:
-                for k in range(n):
-                    acc[k] = a * kr[k]
-            else:
-                for k in range(n):
-                    acc[k] += a * kr[k]
-            if cplx:
-                kk, acc2 = Ki[j, i], ei[i]
-                for k in range(n):
-                    acc2[k] += a * kk[k]
+    er, ei = _stage_sum(_E, Kr, Ki, 7, n, cplx)
     e2, n2, at2, h2 = np.zeros(n), np.zeros(n), np.empty(n), np.empty(n)
     r2 = rtol * rtol
     for k in range(n):
