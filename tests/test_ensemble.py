@@ -156,3 +156,28 @@ def test_homodyne_identical_for_any_jobs_and_backend(problem):
     for kw in ({"n_jobs": 2, "backend": "loky"}, {"n_jobs": 2, "backend": "threading"}):
         r = run(method("homodyne", theta=0.4, dt=5e-3, batch=5), problem, 24, seed=9, groups=4, **kw)
         assert_identical(r, ref)
+
+
+def test_discharge_result_save_load(tmp_path):
+    from cimqb_traj import LoadParams
+    from cimqb_traj.trajectories import discharge
+
+    p = BatteryParams(Ns=5)
+    rho0 = np.diag([0.5, 0.3, 0.1, 0.07, 0.03])
+    r = discharge(p, LoadParams(g=0.8), np.linspace(0, 1, 3), rho_s0=rho0, ntraj=12, seed=1, groups=3,
+                  records=True, e_ops={"n_s": np.diag(np.arange(5.0))})
+    r.save(tmp_path / "d.h5")
+    back = load(tmp_path / "d.h5")
+    assert type(back) is type(r) and back.ntraj == 12 and back.load == r.load and back.t0 == r.t0
+    for f in ("rho_s", "rho_a", "W_s", "W_a", "W_s_err", "W_a_err", "W_s_bc", "counts"):
+        np.testing.assert_array_equal(getattr(back, f), getattr(r, f))
+    np.testing.assert_array_equal(back.expect["n_s"], r.expect["n_s"])
+    assert len(back.records) == 12
+    with h5py_open(tmp_path / "d.h5") as h5:  # readable without this package
+        assert h5["kappa_a_err"].shape == (3,)
+
+
+def h5py_open(path):
+    import h5py
+
+    return h5py.File(path, "r")
