@@ -91,6 +91,9 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     t.add_argument("--theta", type=_real, default=0.0, help="homodyne phase of the signal output (0)")
     t.add_argument("--heterodyne", action="store_true", help="heterodyne instead of homodyne detection")
     t.add_argument("--dt", type=_real, default=None, help="homodyne / positive-p / wigner time step (method default)")
+    t.add_argument("--check-step", action="store_true",
+                   help="positive-p / wigner: also run at dt/2 with the same seed, report the moments' "
+                        "differences in standard errors, and output the dt/2 run")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -192,9 +195,15 @@ def _phase_space(a, p: BatteryParams, t: np.ndarray):
     if a.dt is not None and a.method == "mean-field":
         raise UsageError("--dt: not used by --method mean-field (adaptive ODE solver)")
     opts = {"dt": a.dt} if a.dt is not None else {}
-    return run(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, groups=a.groups,
-               n_jobs=a.n_jobs, backend=a.backend, scheduler=a.scheduler,
-               progress=False if a.no_progress else None)
+    kw = dict(groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, scheduler=a.scheduler,
+              progress=False if a.no_progress else None)
+    if a.check_step:
+        from .phasespace import step_check
+
+        check = step_check(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
+        a.step_check_result = {k: check[k] for k in ("dt", "max_abs_z", "converged")}
+        return check["results"][1]  # the run at dt/2
+    return run(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
 
 
 def _ensemble_json(res, names) -> dict:
@@ -211,9 +220,15 @@ def _pm(res, name, i) -> str:
     return f"{v:.6g}" if err is None else f"{v:.5g} +- {err[i]:.2g}"
 
 
+def _check_step_allowed(a) -> None:
+    if getattr(a, "check_step", False) and (a.command != "charge" or a.method not in ("positive-p", "wigner")):
+        raise UsageError("--check-step: only for charge --method positive-p|wigner (fixed-step samplers)")
+
+
 def _charge(a) -> int:
     from . import exact
 
+    _check_step_allowed(a)
     p = _battery(a)
     t = _grid(a.t_end, a.dt_out)
     if a.method == "exact":
@@ -238,6 +253,8 @@ def _charge(a) -> int:
             from .phasespace import diverged
 
             doc["diverged"], doc["spiking"], _ = diverged(res)
+        if getattr(a, "step_check_result", None):
+            doc["step_check"] = a.step_check_result
         json.dump(doc, sys.stdout)
         print()
     else:
@@ -259,6 +276,11 @@ def _charge(a) -> int:
 
             n_div, n_spk, n_all = diverged(res)
             print(f"  phase-space samples: {n_div} of {n_all} diverged (excluded), {n_spk} spiking")
+        c = getattr(a, "step_check_result", None)
+        if c:
+            verdict = "converged" if c["converged"] else "NOT converged: use a smaller --dt"
+            print(f"  step check dt={c['dt']:g} vs dt/2 (results shown: dt/2): largest |z| of "
+                  f"<n_s>, <a_s^2>, <n_p> = {c['max_abs_z']:.2f} -> {verdict}")
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'charge.h5')} and charge.png")
     return 0
@@ -267,6 +289,7 @@ def _charge(a) -> int:
 def _discharge(a) -> int:
     from . import exact
 
+    _check_step_allowed(a)
     if a.method in PHASE_SPACE:
         raise UsageError(f"--method: {a.method} is for charge only; discharge takes exact, jump or homodyne")
     p = _battery(a)

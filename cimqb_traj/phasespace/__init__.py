@@ -3,16 +3,17 @@
 ``MeanField``, ``PositiveP`` and ``Wigner`` are methods for ``trajectories.ensemble.run`` (sample
 k uses ``SeedSequence(seed, spawn_key=(k,))``), registered by name in ``METHODS``;
 ``mean_field`` integrates the classical equations directly; ``moments`` and ``diverged`` read
-the per-group records of a run.
+the per-group records of a run; ``step_check`` compares a run with one at half the step.
 """
 
 from .meanfield import MeanField, MeanFieldResult, bifurcation, mean_field, threshold
 from .moments import diverged, moments
 from .positive_p import PositiveP
+from .stepcheck import step_check
 from .wigner import Wigner
 
 __all__ = ["mean_field", "MeanFieldResult", "threshold", "bifurcation", "MeanField", "PositiveP",
-           "Wigner", "moments", "diverged", "METHODS", "method"]
+           "Wigner", "moments", "diverged", "step_check", "METHODS", "method"]
 
 METHODS = {"mean-field": MeanField, "positive-p": PositiveP, "wigner": Wigner}
 
