@@ -231,7 +231,24 @@ def _read_ensemble(h5):
 
 
 @dataclass(frozen=True)
-class TrajectoryResult(ChargeResult):
+class _Ensemble:
+    """The fields every ensemble result adds (see ``TrajectoryResult``) and their HDF5 writing."""
+
+    ntraj: int = 0
+    seed: int = 0
+    groups: int = 0
+    interrupted: bool = False
+    records: list = field(default_factory=list, repr=False)
+    expect: dict = field(default_factory=dict, repr=False)
+    expect_err: dict = field(default_factory=dict, repr=False)
+
+    def _write_ensemble(self, h5, extra_attrs=()) -> None:
+        self._write(h5, list(extra_attrs) + [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
+        _write_records(h5, self.records, self.expect, self.expect_err)
+
+
+@dataclass(frozen=True)
+class TrajectoryResult(_Ensemble, ChargeResult):
     """Charging computed from an ensemble (trajectories); the fields of :class:`ChargeResult`
     are those of the averaged state, plus their standard errors.
 
@@ -257,13 +274,6 @@ class TrajectoryResult(ChargeResult):
     n_s_err: np.ndarray = None
     n_p_err: np.ndarray = None
     counts: np.ndarray = None
-    ntraj: int = 0
-    seed: int = 0
-    groups: int = 0
-    interrupted: bool = False
-    records: list = field(default_factory=list, repr=False)
-    expect: dict = field(default_factory=dict, repr=False)
-    expect_err: dict = field(default_factory=dict, repr=False)
     _arrays: ClassVar[tuple] = ChargeResult._arrays + (
         "rho_s_err", "energy_err", "W_err", "W_c_err", "W_i_err", "W_bc", "W_c_bc", "W_i_bc",
         "n_s", "n_s_err", "n_p_err", "counts")
@@ -272,8 +282,7 @@ class TrajectoryResult(ChargeResult):
         import h5py
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-            self._write(h5, [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
-            _write_records(h5, self.records, self.expect, self.expect_err)
+            self._write_ensemble(h5)
 
     def __repr__(self):
         return (
@@ -290,7 +299,7 @@ class TrajectoryResult(ChargeResult):
 
 
 @dataclass(frozen=True)
-class TrajectoryDischargeResult(DischargeResult):
+class TrajectoryDischargeResult(_Ensemble, DischargeResult):
     """Discharge computed from an ensemble; :class:`DischargeResult`'s fields from the averaged
     states plus jackknife standard errors (``*_err``) and bias-corrected ergotropies (``*_bc``)."""
 
@@ -301,13 +310,6 @@ class TrajectoryDischargeResult(DischargeResult):
     W_s_bc: np.ndarray = None
     W_a_bc: np.ndarray = None
     counts: np.ndarray = None
-    ntraj: int = 0
-    seed: int = 0
-    groups: int = 0
-    interrupted: bool = False
-    records: list = field(default_factory=list, repr=False)
-    expect: dict = field(default_factory=dict, repr=False)
-    expect_err: dict = field(default_factory=dict, repr=False)
     _arrays: ClassVar[tuple] = DischargeResult._arrays + (
         "rho_s_err", "rho_a_err", "W_s_err", "W_a_err", "W_s_bc", "W_a_bc", "counts")
 
@@ -324,10 +326,9 @@ class TrajectoryDischargeResult(DischargeResult):
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
             extra = [("t0", self.t0)] + [(f"load_{k}", v) for k, v in self.load.to_dict().items()]
-            self._write(h5, extra + [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
+            self._write_ensemble(h5, extra)
             for name in ("kappa_s", "kappa_a", "kappa_s_err", "kappa_a_err"):
                 h5.create_dataset(name, data=getattr(self, name))
-            _write_records(h5, self.records, self.expect, self.expect_err)
 
     def __repr__(self):
         i = int(np.argmax(self.kappa_a))

@@ -90,6 +90,8 @@ def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1, cplx):
     if offs.size == 0:
         _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1, cplx)
         return
+    # The row loop repeats _spmm's on purpose: its accumulators must be allocated here, in the
+    # kernel that sweeps them, for LLVM to vectorise (passed to a helper they may alias O).
     D = Xr.shape[0]
     n = c1 - c0
     sr, si = np.empty(n), np.empty(n)
