@@ -98,15 +98,17 @@ def mean_field_n_s(params: BatteryParams) -> float:
 
 
 def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: bool | None = None, *,
-          samples: int = 2000, t_steady: float = 30.0, dt: float = 5e-4, seed: int = 0, n_jobs: int = 1) -> dict:
+          samples: int = 2000, t_steady: float = 30.0, dt: float | None = None, seed: int = 0,
+          n_jobs: int = 1) -> dict:
     """Steady state over the pump amplitudes ``F`` by each method; returns a dict with
     ``F``, ``F_th_meanfield``, ``n_s[method]``, ``bimodality[method]`` (not for mean field:
     its state is coherent, never bimodal about x = 0) and ``F_th_quantum[method][definition]``.
 
     ``"exact"`` is the steady-state solver; ``"positive-p"`` and ``"wigner"`` integrate
-    ``samples`` phase-space samples (step ``dt``) from the vacuum to ``t_steady`` and read
-    <n_s> (with ``n_s_err``) and the reduced state there (the bimodality comes from its Fock-space
-    estimate, so it carries their sampling noise)."""
+    ``samples`` phase-space samples (step ``dt``, default the method's) from the vacuum to
+    ``t_steady`` and read there <n_s> (the untruncated moment, with ``n_s_err``) and P''(0)/P(0)
+    from the samples (``phasespace.bimodality``, with ``bimodality_err``); the truncation
+    ``params.Ns`` plays no role for them."""
     F = np.asarray(F, dtype=float)
     if F.ndim != 1 or F.size < 5 or not np.all(np.isfinite(F)) or np.any(np.diff(F) <= 0):
         raise ValueError("F must be at least 5 finite, increasing pump amplitudes")
@@ -124,17 +126,23 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
             out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n)}
             continue
         if m in ("positive-p", "wigner"):
-            from .phasespace import method
+            from . import phasespace
             from .trajectories import charge_problem, run
 
-            n, e, b = [], [], []
+            n, e, b, be = [], [], [], []
+            small = params.replace(Ns=2, Np=2)  # no Fock estimate needed
             for k, f in enumerate(F):
-                r = run(method(m, dt=dt), charge_problem(params.replace(F=f), [0.0, t_steady]), samples,
-                        seed + k, n_jobs=n_jobs, progress=progress)
-                n.append(float(r.n_s[-1]))
-                e.append(float(r.n_s_err[-1]))
-                b.append(bimodality(r.rho_s[-1]))
+                r = run(phasespace.method(m, **({} if dt is None else {"dt": dt})),
+                        charge_problem(small.replace(F=f), [0.0, t_steady]), samples, seed + k,
+                        n_jobs=n_jobs, progress=progress)
+                mom = phasespace.moments(r)["a_dag_a"]
+                bb, bbe = phasespace.bimodality(r)
+                n.append(float(mom[0][-1].real))
+                e.append(float(mom[1][-1].real))
+                b.append(float(bb[-1]))
+                be.append(float(bbe[-1]))
             out["n_s"][m], out.setdefault("n_s_err", {})[m], out["bimodality"][m] = n, e, b
+            out.setdefault("bimodality_err", {})[m] = be
             out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "bimodal": bimodal_threshold(F, b)}
             continue
         from tqdm.auto import tqdm

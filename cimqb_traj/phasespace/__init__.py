@@ -7,13 +7,13 @@ the per-group records of a run; ``step_check`` compares a run with one at half t
 """
 
 from .meanfield import MeanField, MeanFieldResult, bifurcation, mean_field, threshold
-from .moments import diverged, moments
+from .moments import bimodality, diverged, moments
 from .positive_p import PositiveP
 from .stepcheck import step_check
 from .wigner import Wigner
 
 __all__ = ["mean_field", "MeanFieldResult", "threshold", "bifurcation", "MeanField", "PositiveP",
-           "Wigner", "moments", "diverged", "step_check", "METHODS", "method"]
+           "Wigner", "moments", "diverged", "bimodality", "step_check", "METHODS", "method"]
 
 METHODS = {"mean-field": MeanField, "positive-p": PositiveP, "wigner": Wigner}
 

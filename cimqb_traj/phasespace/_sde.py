@@ -22,21 +22,34 @@ B_{alpha_s^+,2} = sqrt(kappa alpha_p^+); the noise k = 1 moves only alpha_s, on 
 B_{alpha_s,1} does not depend (likewise k = 2), so every term of the sum vanishes, with or
 without thermal noise on the pump.
 
-Scheme: semi-implicit midpoint (Drummond & Mortimer, J. Comput. Phys. 93, 144 (1991)): per step
-of length h with increments dW ~ N(0, h),
+Scheme: stochastic Heun (trapezoidal predictor-corrector) with three-point increments::
 
-    z_m <- z_n;  repeat ITERATIONS times:  z_m <- z_n + 1/2 [A(z_m) h + B(z_m) dW];
-    z_{n+1} = 2 z_m - z_n,
+    z_bar   = z_n + A(z_n) h + B(z_n) dW
+    z_{n+1} = z_n + [A(z_n) + A(z_bar)] h/2 + [B(z_n) + B(z_n + A(z_n) h)] dW/2.
 
-which converges to the Stratonovich solution (hence here to the Ito one) with weak order 1; its
-implicitness damps the instabilities of explicit Euler near the large excursions that
-positive-P paths make.  Three iterations are the usual choice (two already give the order; the
-third widens the stable region).  Strong order: 1 where the noise is additive or commutative
-(truncated Wigner; positive-P at zero temperature, whose noise coefficients depend only on the
-noise-free pump variables), 1/2 with thermal pump noise (then sqrt(kappa alpha_p) is driven by
-noise and the Levy areas the scheme ignores matter).  ``tests/test_phasespace.py`` measures
-0.93, 0.40 and 1.00 (mean successive-refinement slopes over 8 sets of 256 shared paths).  The step map for alpha^+ = alpha^* inputs and conjugate noise
-is the exact (IEEE) conjugate of that for alpha, so a Wigner path keeps alpha^+ = conj(alpha).
+Why this scheme.  The noise coefficients B depend only on the pump variables, and no noise
+that moves the pump variables enters them at zero pump temperature (positive-P with n_p = 0;
+truncated Wigner, whose noise is additive).  Then every supporting-value term of Platen's explicit
+weak order 2.0 scheme (Kloeden & Platen, Numerical Solution of SDEs, Eq. 15.1.3) that involves
+a derivative of B along a noise direction vanishes, and that scheme reduces exactly to the Heun
+step above: weak order 2 (moments and Fock elements converge like h^2), strong order 1
+(commutative noise).  With thermal pump noise the pump variables are noisy and the order drops
+to weak 1, strong 1/2 (the step is still consistent: Ito = Stratonovich, and Heun converges to
+the Stratonovich solution).  ``tests/test_phasespace.py`` measures both orders.  Weak order 2
+admits any increments whose first five moments are Gaussian; the three-point law
+dW = +-sqrt(3h) with probability 1/6 each, 0 with 2/3, costs half a 32-bit random word instead of
+a Gaussian (4x cheaper here, see ``_three_point``).  At the paper's defaults the step error of
+n_s(40) at h = 8e-3 is below 0.01 (coupled-path check, validation/bench/README.md).
+
+Fast path: with real initial amplitudes, real F, Delta = 0 and no thermal noise, the positive-P
+equations keep every variable real as long as alpha_p, alpha_p^+ stay positive (their square
+roots are then real); a sample is integrated in real arithmetic until a pump variable would go
+negative, and in complex arithmetic from that step on (same numbers up to rounding).
+
+Coupled step halving (``step_check``): ``coupling = "coarse"`` draws two half-step increments
+per step and uses their sum (also an admissible weak order 2 increment: symmetric, Gaussian
+variance and kurtosis), ``coupling = "fine"`` integrates the two half steps with them; the
+two runs then follow the same noise paths and their difference has a small spread.
 
 Time grid: every output time and the pump switch-off are step ends; an interval of length L is
 cut into ceil(L / dt) equal steps (up to a 1e-9 rounding margin), so steps are <= dt; the pump
@@ -44,7 +57,7 @@ is evaluated at each step's midpoint (constant within a step).
 
 Diverged and spiking samples.  A sample is *diverged* when a component becomes non-finite or
 exceeds DIVERGENCE_SCALE / (kappa h) (h the step): there the drift's Jacobian times the step
-(~ kappa |z| h) exceeds one, the midpoint iteration no longer resolves the path, and a
+(~ kappa |z| h) exceeds one, the Heun step no longer resolves the path, and a
 quadratic SDE blows up within a few steps anyway.  A diverged sample stops being integrated and
 is excluded from every sum (``GroupSums.n`` counts only the kept samples); a sample whose Fock
 estimator is non-finite (exp(-alpha alpha^+) overflows on a wild excursion) is treated the same
@@ -63,66 +76,121 @@ import numpy as np
 from ..params import BatteryParams
 from ..trajectories.base import GroupSums, Problem, rng
 
-#: Fixed-point iterations of the semi-implicit midpoint step.
-ITERATIONS = 3
 #: A sample diverges when some |z| > DIVERGENCE_SCALE / (kappa h).
 DIVERGENCE_SCALE = 1.0
-#: Steps whose Gaussian increments are drawn (and stored) at once.
+#: Steps whose increments are drawn (and stored) at once.
 _CHUNK = 4096
+#: P(dW = +sqrt(h / (2 _P1))) = P(dW = -...) of the three-point increment (see _three_point).
+_P1 = 715827883 / 2**32
 
 
 @numba.njit(cache=True, nogil=True)
-def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, cs, cp, bound,
-             spike, iters):
-    """Advance samples z (B, 4) by dW.shape[0] steps; dW (B, steps, J) increments (already
-    scaled by sqrt(h)); h, sF (= sqrt(gamma_p) F) per step; after step s, if oidx[s] >= 0,
-    store z into out[:, oidx[s]].  Dead samples (alive False) are left alone."""
+def _three_point(raw, scale, out):
+    """out (m, J) <- three-point increments: value k = (6 u) >> 32 of the 32-bit half u of a
+    raw word (two per word, high half first) gives +scale[s] (k = 0), -scale[s] (k = 1) or 0.
+    k = 0 and k = 1 each take exactly 715827883 of the 2^32 words, so the law is exactly
+    symmetric (odd moments 0); with scale = sqrt(h / (2 _P1)) its variance is exactly h and its
+    kurtosis 3 up to 1e-9."""
+    m, J = out.shape
+    nw = (J + 1) // 2
+    six = np.uint64(6)
+    sh = np.uint64(32)
+    lo = np.uint64(0xFFFFFFFF)
+    for s in range(m):
+        for j in range(J):
+            w = raw[s * nw + j // 2]
+            u = (w >> sh) if j % 2 == 0 else (w & lo)
+            k = (u * six) >> sh
+            out[s, j] = scale[s] if k == 0 else (-scale[s] if k == 1 else 0.0)
+
+
+@numba.njit(inline="always")
+def _drift(a, ap, b, bp, ds, dsc, gp, kappa, sF):
+    return (-ds * a + kappa * ap * b, -dsc * ap + kappa * a * bp,
+            -0.5 * gp * b - 0.5 * kappa * a * a + sF, -0.5 * gp * bp - 0.5 * kappa * ap * ap + sF)
+
+
+@numba.njit(cache=True, nogil=True)
+def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, cs, cp, bound, spike):
+    """Heun steps (module docstring) for samples z (B, 4) over dW.shape[1] steps; dW (B, steps, J)
+    increments; h, sF (= sqrt(gamma_p) F) per step; after step s, if oidx[s] >= 0, store z into
+    out[:, oidx[s]].  Dead samples (alive False) are left alone."""
     B = z.shape[0]
     ds = 0.5 * gs + 1j * delta
     dsc = 0.5 * gs - 1j * delta
+    hg = 0.5 * gs
+    real_ok = pp and delta == 0.0 and cs == 0.0 and cp == 0.0
     for c in range(B):
         if not alive[c]:
             continue
         a, ap, b, bp = z[c, 0], z[c, 1], z[c, 2], z[c, 3]
+        real = real_ok and a.imag == 0.0 and ap.imag == 0.0 and b.imag == 0.0 and bp.imag == 0.0
+        ar, apr, br, bpr = a.real, ap.real, b.real, bp.real
         for s in range(dW.shape[1]):
             hs = h[s]
-            j = 0
-            w1 = 0.0
-            w2 = 0.0
-            if pp:
+            f = sF[s]
+            if real:
                 w1 = dW[c, s, 0]
                 w2 = dW[c, s, 1]
-                j = 2
-            na = 0j
-            nap = 0j
-            if cs > 0.0:
-                na = cs * (dW[c, s, j] + 1j * dW[c, s, j + 1])
-                nap = cs * (dW[c, s, j] - 1j * dW[c, s, j + 1])
-                j += 2
-            nb = 0j
-            nbp = 0j
-            if cp > 0.0:
-                nb = cp * (dW[c, s, j] + 1j * dW[c, s, j + 1])
-                nbp = cp * (dW[c, s, j] - 1j * dW[c, s, j + 1])
-            am, apm, bm, bpm = a, ap, b, bp
-            da = dap = db = dbp = 0j
-            for _ in range(iters):
-                da = (-ds * am + kappa * apm * bm) * hs + na
-                dap = (-dsc * apm + kappa * am * bpm) * hs + nap
+                fa, fap, fb, fbp = _drift(ar, apr, br, bpr, hg, hg, gp, kappa, f)
+                b1 = br + fb * hs
+                bp1 = bpr + fbp * hs
+                if br < 0.0 or bpr < 0.0 or b1 < 0.0 or bp1 < 0.0:
+                    real = False  # a square root turns imaginary: go on in complex arithmetic
+                    a, ap, b, bp = complex(ar), complex(apr), complex(br), complex(bpr)
+                else:
+                    ga = math.sqrt(kappa * br)
+                    gap = math.sqrt(kappa * bpr)
+                    a1 = ar + fa * hs + ga * w1
+                    ap1 = apr + fap * hs + gap * w2
+                    ga = 0.5 * (ga + math.sqrt(kappa * b1))
+                    gap = 0.5 * (gap + math.sqrt(kappa * bp1))
+                    fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, hg, hg, gp, kappa, f)
+                    ar = ar + 0.5 * (fa + fa1) * hs + ga * w1
+                    apr = apr + 0.5 * (fap + fap1) * hs + gap * w2
+                    br = br + 0.5 * (fb + fb1) * hs
+                    bpr = bpr + 0.5 * (fbp + fbp1) * hs
+                    m = max(abs(ar), abs(apr), abs(br), abs(bpr))
+            if not real:
+                j = 0
+                w1 = 0.0
+                w2 = 0.0
                 if pp:
-                    da += cmath.sqrt(kappa * bm) * w1
-                    dap += cmath.sqrt(kappa * bpm) * w2
-                db = (-0.5 * gp * bm - 0.5 * kappa * am * am + sF[s]) * hs + nb
-                dbp = (-0.5 * gp * bpm - 0.5 * kappa * apm * apm + sF[s]) * hs + nbp
-                am = a + 0.5 * da
-                apm = ap + 0.5 * dap
-                bm = b + 0.5 * db
-                bpm = bp + 0.5 * dbp
-            a = a + da
-            ap = ap + dap
-            b = b + db
-            bp = bp + dbp
-            m = max(abs(a), abs(ap), abs(b), abs(bp))
+                    w1 = dW[c, s, 0]
+                    w2 = dW[c, s, 1]
+                    j = 2
+                na = 0j
+                nap = 0j
+                if cs > 0.0:
+                    na = cs * (dW[c, s, j] + 1j * dW[c, s, j + 1])
+                    nap = cs * (dW[c, s, j] - 1j * dW[c, s, j + 1])
+                    j += 2
+                nb = 0j
+                nbp = 0j
+                if cp > 0.0:
+                    nb = cp * (dW[c, s, j] + 1j * dW[c, s, j + 1])
+                    nbp = cp * (dW[c, s, j] - 1j * dW[c, s, j + 1])
+                fa, fap, fb, fbp = _drift(a, ap, b, bp, ds, dsc, gp, kappa, f)
+                b1 = b + fb * hs + nb
+                bp1 = bp + fbp * hs + nbp
+                ga = 0j
+                gap = 0j
+                gb = 0j
+                gbp = 0j
+                if pp:
+                    ga = cmath.sqrt(kappa * b)
+                    gap = cmath.sqrt(kappa * bp)
+                    # B at z_n + A h: the pump variables without their noise
+                    gb = cmath.sqrt(kappa * (b + fb * hs))
+                    gbp = cmath.sqrt(kappa * (bp + fbp * hs))
+                a1 = a + fa * hs + ga * w1 + na
+                ap1 = ap + fap * hs + gap * w2 + nap
+                fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, ds, dsc, gp, kappa, f)
+                a = a + 0.5 * (fa + fa1) * hs + 0.5 * (ga + gb) * w1 + na
+                ap = ap + 0.5 * (fap + fap1) * hs + 0.5 * (gap + gbp) * w2 + nap
+                b = b + 0.5 * (fb + fb1) * hs + nb
+                bp = bp + 0.5 * (fbp + fbp1) * hs + nbp
+                m = max(abs(a), abs(ap), abs(b), abs(bp))
             if not (m <= bound):  # also catches NaN
                 alive[c] = False
                 break
@@ -130,27 +198,39 @@ def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, c
                 spiked[c] = True
             if oidx[s] >= 0:
                 k = oidx[s]
-                out[c, k, 0] = a
-                out[c, k, 1] = ap
-                out[c, k, 2] = b
-                out[c, k, 3] = bp
+                if real:
+                    out[c, k, 0] = ar
+                    out[c, k, 1] = apr
+                    out[c, k, 2] = br
+                    out[c, k, 3] = bpr
+                else:
+                    out[c, k, 0] = a
+                    out[c, k, 1] = ap
+                    out[c, k, 2] = b
+                    out[c, k, 3] = bp
+        if real:
+            a, ap, b, bp = complex(ar), complex(apr), complex(br), complex(bpr)
         z[c, 0], z[c, 1], z[c, 2], z[c, 3] = a, ap, b, bp
 
 
 @numba.njit(cache=True, nogil=True)
-def _pp_fock(x, y, N, X):
-    """X[m, n] = exp(-x y) x^m y^n / sqrt(m! n!) (positive-P estimator of <m|rho|n>)."""
+def _pp_factors(x, y, u, v):
+    """u[m] = x^m / sqrt(m!), v[n] = y^n / sqrt(n!) and e = exp(-x y), so that e u[m] v[n] is
+    the positive-P estimator of <m|rho|n>; returns e, or nan when some product could overflow."""
+    N = u.shape[0]
     e = cmath.exp(-x * y)
-    u = np.empty(N, np.complex128)
-    v = np.empty(N, np.complex128)
     u[0] = 1.0
     v[0] = 1.0
+    mu = 1.0
+    mv = 1.0
     for m in range(1, N):
         u[m] = u[m - 1] * x / math.sqrt(m)
         v[m] = v[m - 1] * y / math.sqrt(m)
-    for m in range(N):
-        for n in range(N):
-            X[m, n] = e * u[m] * v[n]
+        mu = max(mu, abs(u[m]))
+        mv = max(mv, abs(v[m]))
+    if not (abs(e) * mu * mv < 1e300):  # also catches inf and nan
+        return complex(math.nan, 0.0)
+    return e
 
 
 @numba.njit(cache=True, nogil=True)
@@ -185,17 +265,33 @@ def _wigner_fock(x, N, X):
 
 
 @numba.njit(cache=True, nogil=True)
+def _outer_add(R, e, u, v):
+    """R[i, j] += e u[i] v[j]."""
+    N = u.shape[0]
+    for i in range(N):
+        w = e * u[i]
+        for j in range(N):
+            R[i, j] += w * v[j]
+
+
+@numba.njit(cache=True, nogil=True)
 def _accumulate(out, alive, pp, Rs, Ro, mom):
     """Add the kept samples of ``out`` (B, nt, 4), in order, to Rs (nt, Ns, Ns), Ro (nt, Np, Np)
-    and mom (5, nt) = sums of <a_s^dag a_s>, <a_s^2>, <a_s>, <a_p^dag a_p>, <a_p> in normal
-    order.  Positive-P estimators are Hermitised per sample, (X + X^dag)/2 (unbiased: E[X] is
-    Hermitian).  A sample with a non-finite estimate is marked dead and not added.
-    Returns the number of samples added."""
+    and mom (7, nt) = sums of the records ``MOMENTS`` (normal order).  Positive-P estimators are added as they are (not Hermitian per sample): the caller
+    Hermitises the group's sums, (S + S^dag)/2, which keeps the mean (rho is Hermitian) and
+    lowers the variance.  A sample with a non-finite (or overflowing) estimate is marked dead
+    and not added.  Returns the number of samples added."""
     B, nt = out.shape[0], out.shape[1]
     Ns, Np = Rs.shape[1], Ro.shape[1]
-    Ts = np.empty((nt, Ns, Ns), np.complex128)
+    Ts = np.empty((nt, Ns, Ns), np.complex128)  # Wigner estimators
     To = np.empty((nt, Np, Np), np.complex128)
-    Tm = np.empty((5, nt), np.complex128)
+    us = np.empty((nt, Ns), np.complex128)  # positive-P factors
+    vs = np.empty((nt, Ns), np.complex128)
+    uo = np.empty((nt, Np), np.complex128)
+    vo = np.empty((nt, Np), np.complex128)
+    es = np.empty(nt, np.complex128)
+    eo = np.empty(nt, np.complex128)
+    Tm = np.empty((7, nt), np.complex128)
     added = 0
     for c in range(B):
         if not alive[c]:
@@ -204,55 +300,64 @@ def _accumulate(out, alive, pp, Rs, Ro, mom):
         for k in range(nt):
             a, ap, b, bp = out[c, k, 0], out[c, k, 1], out[c, k, 2], out[c, k, 3]
             if pp:
-                _pp_fock(a, ap, Ns, Ts[k])
-                _pp_fock(b, bp, Np, To[k])
+                es[k] = _pp_factors(a, ap, us[k], vs[k])
+                eo[k] = _pp_factors(b, bp, uo[k], vo[k])
+                ok = ok and math.isfinite(es[k].real) and math.isfinite(eo[k].real)
                 Tm[0, k] = ap * a
                 Tm[3, k] = bp * b
             else:
-                _wigner_fock(a, Ns, Ts[k])
+                _wigner_fock(a, Ns, Ts[k])  # bounded by 2: always finite for finite a
                 _wigner_fock(b, Np, To[k])
                 Tm[0, k] = ap * a - 0.5  # symmetric -> normal order
                 Tm[3, k] = bp * b - 0.5
             Tm[1, k] = a * a  # a^2 is its own Weyl symbol: no conversion
             Tm[2, k] = a
             Tm[4, k] = b
-        for k in range(nt):
-            for i in range(5):
+            # quadrature density P(x) = <x|rho_s|x> at x = 0 and its second derivative (see
+            # MOMENTS); positive-P: exact kernel of |alpha><alpha^+*| / <alpha^+*|alpha>,
+            # centre c = (alpha + alpha^+)/sqrt 2; Wigner: Gaussian kernel of width _KDE_SIGMA
+            if pp:
+                cc = (a + ap) * _SQRT_HALF
+                g = cmath.exp(-cc * cc) * _INV_SQRT_PI
+                Tm[5, k] = g
+                Tm[6, k] = (4.0 * cc * cc - 2.0) * g
+            else:
+                x = (a.real + ap.real) * _SQRT_HALF
+                s2 = _KDE_SIGMA * _KDE_SIGMA
+                g = math.exp(-0.5 * x * x / s2) / math.sqrt(2.0 * math.pi * s2)
+                Tm[5, k] = g
+                Tm[6, k] = (x * x / s2 - 1.0) / s2 * g
+            for i in range(7):
                 if not (math.isfinite(Tm[i, k].real) and math.isfinite(Tm[i, k].imag)):
                     ok = False
-            for i in range(Ns):
-                for j in range(Ns):
-                    v = Ts[k, i, j]
-                    if not (math.isfinite(v.real) and math.isfinite(v.imag)):
-                        ok = False
-            for i in range(Np):
-                for j in range(Np):
-                    v = To[k, i, j]
-                    if not (math.isfinite(v.real) and math.isfinite(v.imag)):
-                        ok = False
         if not ok:
             alive[c] = False
             continue
         added += 1
         for k in range(nt):
-            for i in range(Ns):
-                for j in range(Ns):
-                    if pp:
-                        Rs[k, i, j] += 0.5 * (Ts[k, i, j] + Ts[k, j, i].conjugate())
-                    else:
-                        Rs[k, i, j] += Ts[k, i, j]
-            for i in range(Np):
-                for j in range(Np):
-                    if pp:
-                        Ro[k, i, j] += 0.5 * (To[k, i, j] + To[k, j, i].conjugate())
-                    else:
-                        Ro[k, i, j] += To[k, i, j]
-            for i in range(5):
+            if pp:
+                _outer_add(Rs[k], es[k], us[k], vs[k])
+                _outer_add(Ro[k], eo[k], uo[k], vo[k])
+            else:
+                Rs[k] += Ts[k]
+                Ro[k] += To[k]
+            for i in range(7):
                 mom[i, k] += Tm[i, k]
     return added
 
 
-MOMENTS = ("a_dag_a", "a2", "a", "n_p", "a_p")
+#: Record names: normally ordered moments <a_s^dag a_s>, <a_s^2>, <a_s>, <a_p^dag a_p>, <a_p>, then
+#: the signal quadrature density at x = 0 and its second derivative, P(0) and P''(0), x =
+#: (a_s + a_s^dag)/sqrt 2.  Positive-P: unbiased, since the x-representation of the projector
+#: |alpha><alpha^+*| / <alpha^+*|alpha> is exp(-(x - c)^2) / sqrt(pi) with c = (alpha + alpha^+)/sqrt 2.
+#: Truncated Wigner: the Wigner function's x-marginal IS P(x), but a density needs a kernel:
+#: Gaussian of width _KDE_SIGMA, i.e. P convolved with N(0, _KDE_SIGMA^2) (the vacuum's own
+#: variance is 1/2, 8x larger), a small bias towards unimodality.
+MOMENTS = ("a_dag_a", "a2", "a", "n_p", "a_p", "P0", "P2")
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+#: Kernel width (in x) of the Wigner quadrature density.
+_KDE_SIGMA = 0.25
 
 
 def check_dt(dt) -> float:
@@ -292,24 +397,35 @@ def check_positive(name, v) -> float:
 
 
 def plan(params: BatteryParams, t: np.ndarray, dt: float):
-    """Step lengths h, sqrt(gamma_p) F per step and output index after each step (-1: none)."""
+    """Step starts, step lengths h and output index after each step (-1: none)."""
     ends = set(float(x) for x in t[1:])
     if params.t_off is not None and t[0] < params.t_off < t[-1]:
         ends.add(float(params.t_off))
-    h, sF, oidx = [], [], []
+    ts, h, oidx = [], [], []
     prev = float(t[0])
     for e in sorted(ends):
         n = max(1, math.ceil((e - prev) / dt - 1e-9))
         hs = (e - prev) / n
-        for i in range(n):
-            h.append(hs)
-            sF.append(math.sqrt(params.gamma_p) * params.F_at(prev + (i + 0.5) * hs))
-            oidx.append(-1)
+        ts.extend(prev + i * hs for i in range(n))
+        h.extend([hs] * n)
+        oidx.extend([-1] * n)
         hit = np.flatnonzero(t == e)
         if hit.size:
             oidx[-1] = int(hit[0])
         prev = e
-    return np.array(h), np.array(sF), np.array(oidx, dtype=np.int64)
+    return np.array(ts), np.array(h), np.array(oidx, dtype=np.int64)
+
+
+def pump(params: BatteryParams, ts, h) -> np.ndarray:
+    """sqrt(gamma_p) F at the midpoint of each step (F is constant within a step)."""
+    return np.array([math.sqrt(params.gamma_p) * params.F_at(s + 0.5 * d) for s, d in zip(ts, h)])
+
+
+def split(ts, h, oidx):
+    """The plan with every step cut in two equal halves."""
+    ts2 = np.stack([ts, ts + 0.5 * h], axis=1).ravel()
+    o2 = np.stack([np.full_like(oidx, -1), oidx], axis=1).ravel()
+    return ts2, np.repeat(0.5 * h, 2), o2
 
 
 def coherent_amplitudes(problem: Problem):
@@ -365,17 +481,22 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
         return sums
     a0, b0 = coherent_amplitudes(problem)
     t = np.asarray(problem.t, dtype=float)
-    h, sF, oidx = plan(p, t, method.dt)
+    ts, h, oidx = plan(p, t, method.dt)  # the steps the noise is drawn for
+    coupling = getattr(method, "coupling", None)
+    r = 2 if coupling is not None else 1  # half steps drawn per step
+    kts, kh, ko = split(ts, h, oidx) if coupling == "fine" else (ts, h, oidx)  # the steps taken
+    ksF = pump(p, kts, kh)
+    q = len(kh) // len(h)  # steps taken per drawn step
     if positive_p:
         cs, cp = math.sqrt(p.gamma_s * p.nth_s / 2), math.sqrt(p.gamma_p * p.nth_p / 2)
     else:
         cs, cp = math.sqrt(p.gamma_s * (p.nth_s + 0.5) / 2), math.sqrt(p.gamma_p * (p.nth_p + 0.5) / 2)
     J = 2 * (int(positive_p) + int(cs > 0) + int(cp > 0))
-    bound = DIVERGENCE_SCALE / (p.kappa * h.max()) if p.kappa > 0 else math.inf
+    nw = (J + 1) // 2  # random words per increment set
+    bound = DIVERGENCE_SCALE / (p.kappa * kh.max()) if p.kappa > 0 else math.inf
     bound = min(bound, method.divergence_bound)
     spike = method.spike_bound if method.spike_bound is not None else 10 * math.sqrt(max(problem.dims))
-    sq = np.sqrt(h)
-    Ns, No = problem.dims
+    scale = np.repeat(np.sqrt(h / r / (2 * _P1)), r)  # of the r draws per step
     for start in range(0, ids.size, method.batch):
         block = ids[start:start + method.batch]
         B = block.size
@@ -394,19 +515,22 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
         spiked = np.zeros(B, bool)
         for s0 in range(0, h.size, _CHUNK):
             m = min(_CHUNK, h.size - s0)
-            dW = np.empty((B, m, J))
+            draws = np.zeros((B, m * r, J))
             if J:
                 for c, g in enumerate(gens):
-                    g.standard_normal((m, J), out=dW[c])
-                dW *= sq[None, s0:s0 + m, None]
-            _advance(z, dW, h[s0:s0 + m], sF[s0:s0 + m], oidx[s0:s0 + m], out, alive, spiked,
-                     p.gamma_s, p.gamma_p, p.delta, p.kappa, positive_p, cs, cp, bound, spike,
-                     ITERATIONS)
+                    _three_point(g.bit_generator.random_raw(m * r * nw), scale[s0 * r:(s0 + m) * r], draws[c])
+            dW = draws.reshape(B, m, r, J).sum(axis=2) if coupling == "coarse" else draws
+            k0, k1 = s0 * q, (s0 + m) * q
+            _advance(z, dW, kh[k0:k1], ksF[k0:k1], ko[k0:k1], out, alive, spiked,
+                     p.gamma_s, p.gamma_p, p.delta, p.kappa, positive_p, cs, cp, bound, spike)
         added = _accumulate(out, alive, positive_p, sums.rho_s, sums.rho_o, mom)
         sums.n += added
         rec["diverged"] += B - added
         rec["spiking"] += int(np.sum(spiked & alive))
-        sums.steps += h.size * B
+        sums.steps += kh.size * B
+    if positive_p:  # Hermitise the sums (see _accumulate)
+        sums.rho_s[:] = 0.5 * (sums.rho_s + np.conj(np.swapaxes(sums.rho_s, 1, 2)))
+        sums.rho_o[:] = 0.5 * (sums.rho_o + np.conj(np.swapaxes(sums.rho_o, 1, 2)))
     rec.update({k: mom[i].copy() for i, k in enumerate(MOMENTS)})
     sums.records.append(rec)
     if sums.n == 0:
@@ -438,5 +562,5 @@ def final_states(params: BatteryParams, dW: np.ndarray, T: float, positive_p: bo
     h = np.full(m, T / m)
     _advance(z, dW, h, np.full(m, math.sqrt(p.gamma_p) * p.F), -np.ones(m, np.int64),
              np.zeros((B, 1, 4), complex), np.ones(B, bool), np.zeros(B, bool), p.gamma_s, p.gamma_p,
-             p.delta, p.kappa, positive_p, cs, cp, math.inf, math.inf, ITERATIONS)
+             p.delta, p.kappa, positive_p, cs, cp, math.inf, math.inf)
     return z

@@ -337,7 +337,9 @@ class MeanField:
             for k in range(nt):
                 sums.rho_s[k] = n * _coherent_block(r.alpha_s[k], Ns)
                 sums.rho_o[k] = n * _coherent_block(r.alpha_p[k], Np)
-            mom[:] = n * np.array([r.n_s, r.alpha_s**2, r.alpha_s, r.n_p, r.alpha_p])
+            c = np.sqrt(2.0) * r.alpha_s.real  # coherent state: P(x) = exp(-(x - c)^2) / sqrt(pi)
+            g = np.exp(-c * c) / np.sqrt(np.pi)
+            mom[:] = n * np.array([r.n_s, r.alpha_s**2, r.alpha_s, r.n_p, r.alpha_p, g, (4 * c * c - 2) * g])
             sums.n = n
         rec.update({k: mom[i].copy() for i, k in enumerate(_sde.MOMENTS)})
         sums.records.append(rec)

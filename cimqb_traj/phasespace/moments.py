@@ -1,7 +1,8 @@
 """Normally ordered moments of a phase-space run, from the per-group records.
 
 ``PositiveP`` and ``Wigner`` store, for each group, the sums over its kept samples of
-<a_s^dag a_s>, <a_s^2>, <a_s>, <a_p^dag a_p>, <a_p> (normal order, untruncated).  ``moments``
+<a_s^dag a_s>, <a_s^2>, <a_s>, <a_p^dag a_p>, <a_p> (normal order, untruncated) and of the
+signal quadrature density at x = 0 and its curvature (``_sde.MOMENTS``).  ``moments``
 averages them and gives delete-one-group jackknife standard errors (real and imaginary parts
 separately), the same errors the runner reports for every other quantity.
 """
@@ -13,7 +14,7 @@ import numpy as np
 from ..trajectories.ensemble import jackknife
 from ._sde import MOMENTS
 
-__all__ = ["moments", "diverged"]
+__all__ = ["moments", "diverged", "bimodality"]
 
 
 def _groups(result):
@@ -42,3 +43,15 @@ def diverged(result) -> tuple:
     recs = _groups(result)
     return (sum(int(r["diverged"]) for r in recs), sum(int(r["spiking"]) for r in recs),
             sum(int(r["samples"]) for r in recs))
+
+
+def bimodality(result):
+    """P''(0) / P(0) of the signal quadrature distribution over the output times, with its
+    jackknife standard error (> 0: a dip at x = 0, the two spin phases have separated; the
+    definition of ``threshold.bimodality``).  Positive-P and mean field: exact estimators;
+    truncated Wigner: of P smoothed by a narrow Gaussian (``_sde._KDE_SIGMA``)."""
+    recs = _groups(result)
+    n = np.array([r["samples"] - r["diverged"] for r in recs], dtype=float)
+    S = np.stack([np.stack([np.asarray(r["P2"]).real, np.asarray(r["P0"]).real]) for r in recs])
+    b, err, _ = jackknife(S, n, lambda m: m[:, 0] / m[:, 1])
+    return b, err

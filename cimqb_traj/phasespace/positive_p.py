@@ -28,8 +28,8 @@ docstring): sqrt(kappa beta) dW_1 on alpha, sqrt(kappa beta^+) dW_2 on alpha^+, 
 mode c (dW_3 +- i dW_4) on (alpha, alpha^+) with c = sqrt(gamma n / 2)
 (E[d alpha d alpha^+] = 2 c^2 dt = gamma n dt, E[d alpha^2] = 0).  The sqrt is the principal
 branch; its sign is irrelevant because dW_1 is symmetric.  These Ito equations equal their
-Stratonovich form (no drift correction), integrated by the semi-implicit midpoint scheme
-(weak order 1) of ``_sde``.  Initial state: the delta function at a coherent product state
+Stratonovich form (no drift correction), integrated by the stochastic Heun scheme of ``_sde``
+(weak order 2 at zero pump temperature, 1 otherwise).  Initial state: the delta function at a coherent product state
 (alpha^+ = alpha^*), read off ``problem.psi0`` (default the vacuum).
 
 Estimators
@@ -70,10 +70,9 @@ class PositiveP:
     Parameters
     ----------
     dt : float
-        Largest step; output times and the pump switch-off are step ends.  Default 5e-4: at the
-        paper's defaults dt = 1e-3 leaves n_s(40) and W(40) ~4-5 standard errors (2000 samples)
-        below the exact solver at a converged truncation, dt = 5e-4 agrees
-        (validation/bench/README.md); check the step by halving it for other parameters.
+        Largest step; output times and the pump switch-off are step ends.  Default 2e-3: at the
+        paper's defaults the step error of n_s(40) is below 0.01 photons up to dt = 8e-3
+        (validation/bench/README.md); check other parameters with ``step_check``.
     batch : int
         Samples integrated together; results are bitwise independent of it.
     spike_bound : float, optional
@@ -85,18 +84,25 @@ class PositiveP:
     max_diverged : float
         Largest tolerated fraction of diverged samples per group (default 0.01); beyond it
         ``run_group`` raises RuntimeError.
+    coupling : {None, "coarse", "fine"}
+        Noise coupling for ``step_check`` (see ``_sde``): None draws one increment per step;
+        "coarse" and "fine" draw two half-step increments per step and sum them, or take two half
+        steps, so that the two runs share their noise paths.
     """
 
     name = "positive-p"
     positive_p = True
 
-    def __init__(self, *, dt=5e-4, batch=64, spike_bound=None, divergence_bound=math.inf,
-                 max_diverged=0.01):
+    def __init__(self, *, dt=2e-3, batch=64, spike_bound=None, divergence_bound=math.inf,
+                 max_diverged=0.01, coupling=None):
         self.dt = _sde.check_dt(dt)
         self.batch = _sde.check_int("batch", batch, 1)
         self.spike_bound = None if spike_bound is None else _sde.check_positive("spike_bound", spike_bound)
         self.divergence_bound = _sde.check_positive("divergence_bound", divergence_bound)
         self.max_diverged = _sde.check_fraction("max_diverged", max_diverged)
+        if coupling not in (None, "coarse", "fine"):
+            raise ValueError(f"coupling must be None, 'coarse' or 'fine', got {coupling!r}")
+        self.coupling = coupling
 
     @property
     def options(self) -> dict:
@@ -104,7 +110,8 @@ class PositiveP:
                 "spike_bound": self.spike_bound,
                 "divergence_bound": None if math.isinf(self.divergence_bound) else self.divergence_bound,
                 "max_diverged": self.max_diverged,
-                "scheme": f"semi-implicit midpoint, {_sde.ITERATIONS} iterations (Stratonovich = Ito here)",
+                "coupling": self.coupling,
+                "scheme": "stochastic Heun, three-point increments (Stratonovich = Ito here)",
                 "ordering": "normal"}
 
     def __repr__(self) -> str:

@@ -52,4 +52,4 @@ class Wigner(PositiveP):
     @property
     def options(self) -> dict:
         return {**super().options, "ordering": "symmetric (moments converted to normal order)",
-                "scheme": "semi-implicit midpoint (additive noise)"}
+                "scheme": "stochastic Heun, three-point increments (additive noise: weak order 2)"}
