@@ -547,3 +547,51 @@ def test_weak_order_two():
     prob = charge_problem(BatteryParams(Ns=4, Np=3, F=0.5, kappa=0.5, gamma_p=4.0), [0.0, 1.6])
     d = [step_check(Wigner(dt=h), prob, 64000, 3, progress=False)["diff"]["a_dag_a"][1] for h in (0.2, 0.1)]
     assert 3.0 <= d[0] / d[1] <= 6.0, d
+
+
+# --- 5. the paper's defaults and the classical limit g -> 0 ----------------------------------------
+
+def test_positive_p_at_paper_defaults_against_exact():
+    """Issue 5: at the paper's defaults (kappa 0.5, gamma_p 16, F 3 = 1.5 F_th) positive-P
+    <n_s>(t), <a_s^2>(t), <n_p>(t) within 4 standard errors (family-wise, see _within) of the
+    exact solver.  The sampler does not truncate, so the reference is at Ns 44 / Np 12, where the
+    top signal level holds < 1e-5 up to t = 16 (checked here; n_s(16) moves by 0.019 from Ns 40
+    to 44, measured, and by less from 44 up), well below the standard error of 4000 samples
+    (~0.07).  dt = 0.01: step-checked at these parameters (validation/bench/README.md: step
+    difference <= 0.23 standard errors of 1e5 samples)."""
+    p = BatteryParams(Ns=44, Np=12)
+    t = np.arange(0.0, 17.0, 2.0)
+    ref = exact.charge(p, t, trunc_tol=None)
+    assert ref.rho_s[:, -1, -1].real.max() < 1e-5
+    res = run(PositiveP(dt=0.01), charge_problem(p, t), 4000, 11, groups=20, progress=False)
+    assert diverged(res) == (0, 0, 4000)
+    mo = moments(res)
+    _within(mo["a_dag_a"][0].real, ref.energy, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
+    _within(mo["a2"][0].real, _a2(ref.rho_s).real, mo["a2"][1].real, "Re <a_s^2>")
+    _within(mo["n_p"][0].real, ref.n_p, mo["n_p"][1].real, "<n_p>")
+
+
+def test_classical_limit():
+    """Mean field is approached by every method as g = kappa / sqrt(gamma_s gamma_p) -> 0 at fixed
+    F / F_th = 1.5: the steady <n_s> / n_mf - 1 (n_mf = 16 (0.5 / kappa)^2) is the quantum
+    correction, O(1) photons, so it should fall like g^2.  Positive-P and Wigner at t = 60 (steady
+    to within their errors, measured at t = 40, 60, 80): at kappa 0.5 the correction is resolved
+    (> 4 standard errors; the exact steady state at Ns 44 / Np 12 gives -0.0405, and
+    test_positive_p_at_paper_defaults_against_exact checks the dynamics), and at kappa 0.25 and
+    0.125 it follows the g^2 law from the kappa 0.5 value within 4 standard errors plus 50 %
+    (higher orders in g; measured 0.74 and 0.6 of the law's value)."""
+    from cimqb_traj.threshold import mean_field_n_s
+
+    for method in (PositiveP, Wigner):
+        dev0 = None
+        for kappa in (0.5, 0.25, 0.125):
+            p = BatteryParams(Ns=2, Np=2, kappa=kappa)
+            p = p.replace(F=1.5 * p.threshold)
+            m, e = moments(run(method(dt=0.01), charge_problem(p, [0.0, 60.0]), 4000, 5, progress=False))["a_dag_a"]
+            dev, err = m[-1].real / mean_field_n_s(p) - 1, e[-1].real / mean_field_n_s(p)
+            if dev0 is None:
+                assert dev < -4 * err, (method.name, dev, err)
+                dev0, err0 = dev, err
+                continue
+            law, law_err = dev0 * (kappa / 0.5) ** 2, err0 * (kappa / 0.5) ** 2
+            assert abs(dev - law) <= 4 * math.hypot(err, law_err) + 0.5 * abs(law), (method.name, kappa, dev, err, law)
