@@ -66,14 +66,12 @@ def check_times(t, name: str = "t") -> np.ndarray:
 
 
 def _segments(p: BatteryParams, t: np.ndarray):
-    """Split [t0, t_end] at t_off; yield (start, stop, F, output times in [start, stop])."""
-    cuts = [t[0]]
-    if p.t_off is not None and t[0] < p.t_off < t[-1]:
-        cuts.append(p.t_off)
-    cuts.append(t[-1])
+    """Split [t0, t_end] where F(t) jumps (ramp pieces, t_off); yield (start, stop, F, output
+    times in [start, stop))  (the last segment includes its stop)."""
+    cuts = [t[0], *p.cuts(t[0], t[-1]), t[-1]]
     for a, b in zip(cuts[:-1], cuts[1:]):
         mask = (t >= a) & (t <= b) if b == cuts[-1] else (t >= a) & (t < b)
-        yield a, b, p.F_at(a), t[mask]
+        yield a, b, p.F_at(0.5 * (a + b)), t[mask]
 
 
 def _initial_state(p: BatteryParams, rho0) -> np.ndarray:
@@ -200,6 +198,8 @@ def charge(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     t = check_times(np.arange(401) * 0.1 if t is None else t)
     rho4 = _initial_state(params, rho0)
+    if params.eps != 0:
+        engine = "qutip"  # the packed kernel has no signal-drive term
     run = _run_fast if engine == "fast" else _run_qutip
     with tqdm(total=float(t[-1] - t[0]), disable=progress is False if progress is not None else None,
               delay=2.0, unit="t", desc=f"charge F={params.F:g}", leave=False) as bar:

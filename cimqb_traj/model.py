@@ -37,6 +37,8 @@ def hamiltonian(p: BatteryParams, F: float | None = None) -> qutip.Qobj:
     a, b = signal_ops(p)
     F = p.F if F is None else F
     H = p.delta * a.dag() * a + 0.5j * p.kappa * (a.dag() ** 2 * b - a**2 * b.dag())
+    if p.eps:
+        H += 1j * p.eps * (a.dag() - a)  # coherent seed on the signal
     return H + 1j * np.sqrt(p.gamma_p) * F * (b.dag() - b)
 
 
@@ -65,9 +67,9 @@ def signal_parity(p: BatteryParams) -> qutip.Qobj:
 
 
 def mean_field_rhs(p: BatteryParams, t: float, alpha_s: complex, alpha_p: complex):
-    """d alpha_s/dt = -(gamma_s/2 + i Delta) alpha_s + kappa alpha_s^* alpha_p,
+    """d alpha_s/dt = -(gamma_s/2 + i Delta) alpha_s + kappa alpha_s^* alpha_p + eps,
     d alpha_p/dt = -gamma_p/2 alpha_p - kappa/2 alpha_s^2 + sqrt(gamma_p) F(t)."""
-    ds = -(0.5 * p.gamma_s + 1j * p.delta) * alpha_s + p.kappa * np.conj(alpha_s) * alpha_p
+    ds = -(0.5 * p.gamma_s + 1j * p.delta) * alpha_s + p.kappa * np.conj(alpha_s) * alpha_p + p.eps
     dp = -0.5 * p.gamma_p * alpha_p - 0.5 * p.kappa * alpha_s**2 + np.sqrt(p.gamma_p) * p.F_at(t)
     return ds, dp
 
@@ -92,8 +94,8 @@ def mean_field_steady_state(p: BatteryParams):
     Below threshold alpha_s = 0, alpha_p = 2F/sqrt(gamma_p).  Above, alpha_p = gamma_s/(2 kappa)
     and |alpha_s|^2 = (2/kappa)(sqrt(gamma_p) F - gamma_p gamma_s/(4 kappa)).
     """
-    if p.delta != 0:
-        raise NotImplementedError("closed form only for delta = 0; integrate mean_field_rhs instead")
+    if p.delta != 0 or p.eps != 0:
+        raise NotImplementedError("closed form only for delta = 0, eps = 0; integrate mean_field_rhs instead")
     if abs(p.F) <= p.threshold:
         return 0j, complex(2 * p.F / np.sqrt(p.gamma_p))
     n = (2 / p.kappa) * (np.sqrt(p.gamma_p) * abs(p.F) - p.gamma_p * p.gamma_s / (4 * p.kappa))

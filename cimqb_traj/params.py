@@ -11,7 +11,15 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-__all__ = ["BatteryParams", "LoadParams"]
+__all__ = ["BatteryParams", "LoadParams", "RAMP_PIECE", "ramp_pieces"]
+
+#: Longest piece (in 1/gamma_s) of the staircase that represents a linear pump ramp.
+RAMP_PIECE = 0.1
+
+
+def ramp_pieces(t_ramp: float) -> int:
+    """Number of equal staircase pieces of a ramp of duration t_ramp (each <= RAMP_PIECE)."""
+    return max(1, math.ceil(t_ramp / RAMP_PIECE - 1e-9))
 
 
 def _check_real(name: str, value, *, minimum=None, strict=False) -> float:
@@ -42,12 +50,24 @@ class BatteryParams:
     .. math::
 
         H = \Delta a_s^\dagger a_s + i\frac{\kappa}{2}(a_s^{\dagger 2} a_p - a_s^2 a_p^\dagger)
-            + i\sqrt{\gamma_p}F(t)(a_p^\dagger - a_p),
+            + i\sqrt{\gamma_p}F(t)(a_p^\dagger - a_p) + i\epsilon(a_s^\dagger - a_s),
 
         \dot\rho = -i[H,\rho] + \sum_{j=s,p}\gamma_j(n_j+1)D[a_j]\rho + \gamma_j n_j D[a_j^\dagger]\rho,
 
     with ``F(t) = F`` for ``t < t_off`` and 0 afterwards.  Defaults are the paper's
     (kappa = 0.5, gamma_p = 16, F = 3, Ns = 32, Np = 9, zero temperature, no switch-off).
+
+    Coherent-Ising-machine knobs (issue 6), both off by default:
+
+    * ``eps``: a real coherent seed (injection) on the signal, H_inj = i eps (a_s^dag - a_s), i.e.
+      d alpha_s/dt += eps in the mean field; eps > 0 favours the phase 0 (spin +1).  It breaks
+      the signal parity symmetry.
+    * ``t_ramp``: the pump rises linearly from 0 to F over [0, t_ramp], as a staircase of
+      ``ramp_pieces(t_ramp)`` equal pieces of length <= RAMP_PIECE, each at the ramp's value at
+      its midpoint (``F_at``).  Every method integrates this same piecewise-constant F(t),
+      which keeps the exact and trajectory solvers on constant generators; the staircase
+      differs from the smooth ramp by O(RAMP_PIECE^2 F / t_ramp) in the state (midpoint rule).
+    ``cuts(t0, t1)`` lists the times in (t0, t1) where F(t) jumps (ramp pieces, t_off).
 
     ``Ns`` and ``Np`` are Fock-space dimensions (photon numbers 0 .. N-1).  ``omega_s`` is the
     signal frequency that sets the battery energy ladder ``n omega_s``; the paper's charging
@@ -65,6 +85,8 @@ class BatteryParams:
     Np: int = 9
     omega_s: float = 1.0
     t_off: float | None = None
+    eps: float = 0.0
+    t_ramp: float | None = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -77,10 +99,29 @@ class BatteryParams:
         set_("Np", _check_dim("Np", self.Np))
         if self.t_off is not None:
             set_("t_off", _check_real("t_off", self.t_off, minimum=0.0))
+        set_("eps", _check_real("eps", self.eps))
+        if self.t_ramp is not None:
+            set_("t_ramp", _check_real("t_ramp", self.t_ramp, minimum=0.0, strict=True))
 
     def F_at(self, t: float) -> float:
-        """Pump amplitude at time ``t`` (the switch-off is a step at ``t_off``)."""
-        return self.F if (self.t_off is None or t < self.t_off) else 0.0
+        """Pump amplitude at time ``t``: the ramp staircase (if ``t_ramp``), F, and 0 from ``t_off``."""
+        if self.t_off is not None and t >= self.t_off:
+            return 0.0
+        if self.t_ramp is not None and t < self.t_ramp:
+            n = ramp_pieces(self.t_ramp)
+            k = min(int(t / self.t_ramp * n + 1e-9), n - 1)  # a cut time belongs to the next piece
+            return self.F * (k + 0.5) / n
+        return self.F
+
+    def cuts(self, t0: float, t1: float) -> list:
+        """Sorted times in the open interval (t0, t1) at which F(t) jumps."""
+        c = []
+        if self.t_ramp is not None:
+            n = ramp_pieces(self.t_ramp)
+            c += [self.t_ramp * k / n for k in range(1, n + 1)]
+        if self.t_off is not None:
+            c.append(self.t_off)
+        return sorted(x for x in set(c) if t0 < x < t1)
 
     @property
     def threshold(self) -> float:

@@ -551,6 +551,9 @@ def steady_state(params: BatteryParams, *, method: str = "auto", tol: float = 1e
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if not (tol > 0):
         raise ValueError(f"tol must be > 0, got {tol!r}")
+    if params.eps != 0:
+        raise ValueError("params.eps: the steady-state solver works in the signal-parity sector, which a "
+                         "coherent seed breaks; integrate exact.charge to late times instead")
     info: dict = {}
     t0 = time.perf_counter()
     if method == "qutip":

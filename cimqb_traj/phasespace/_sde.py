@@ -4,9 +4,9 @@ Variables of one sample: z = (alpha_s, alpha_s^+, alpha_p, alpha_p^+) (complex),
 method with alpha^+ = alpha^* along the whole path.  Equation, in Ito and Stratonovich form alike
 (see below)::
 
-    d alpha_s   = [-(gamma_s/2 + i Delta) alpha_s   + kappa alpha_s^+ alpha_p  ] dt
+    d alpha_s   = [-(gamma_s/2 + i Delta) alpha_s   + kappa alpha_s^+ alpha_p + eps] dt
                   + q sqrt(kappa alpha_p) dW_1 + c_s (dW_3 + i dW_4)
-    d alpha_s^+ = [-(gamma_s/2 - i Delta) alpha_s^+ + kappa alpha_s alpha_p^+ ] dt
+    d alpha_s^+ = [-(gamma_s/2 - i Delta) alpha_s^+ + kappa alpha_s alpha_p^+ + eps] dt
                   + q sqrt(kappa alpha_p^+) dW_2 + c_s (dW_3 - i dW_4)
     d alpha_p   = [-gamma_p/2 alpha_p   - kappa/2 alpha_s^2   + sqrt(gamma_p) F(t)] dt + c_p (dW_5 + i dW_6)
     d alpha_p^+ = [-gamma_p/2 alpha_p^+ - kappa/2 alpha_s^+^2 + sqrt(gamma_p) F(t)] dt + c_p (dW_5 - i dW_6)
@@ -105,13 +105,13 @@ def _three_point(raw, scale, out):
 
 
 @numba.njit(inline="always")
-def _drift(a, ap, b, bp, ds, dsc, gp, kappa, sF):
-    return (-ds * a + kappa * ap * b, -dsc * ap + kappa * a * bp,
+def _drift(a, ap, b, bp, ds, dsc, gp, kappa, sF, eps):
+    return (-ds * a + kappa * ap * b + eps, -dsc * ap + kappa * a * bp + eps,
             -0.5 * gp * b - 0.5 * kappa * a * a + sF, -0.5 * gp * bp - 0.5 * kappa * ap * ap + sF)
 
 
 @numba.njit(cache=True, nogil=True)
-def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, cs, cp, bound, spike):
+def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, eps, pp, cs, cp, bound, spike):
     """Heun steps (module docstring) for samples z (B, 4) over dW.shape[1] steps; dW (B, steps, J)
     increments; h, sF (= sqrt(gamma_p) F) per step; after step s, if oidx[s] >= 0, store z into
     out[:, oidx[s]].  Dead samples (alive False) are left alone."""
@@ -132,7 +132,7 @@ def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, c
             if real:
                 w1 = dW[c, s, 0]
                 w2 = dW[c, s, 1]
-                fa, fap, fb, fbp = _drift(ar, apr, br, bpr, hg, hg, gp, kappa, f)
+                fa, fap, fb, fbp = _drift(ar, apr, br, bpr, hg, hg, gp, kappa, f, eps)
                 b1 = br + fb * hs
                 bp1 = bpr + fbp * hs
                 if br < 0.0 or bpr < 0.0 or b1 < 0.0 or bp1 < 0.0:
@@ -145,7 +145,7 @@ def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, c
                     ap1 = apr + fap * hs + gap * w2
                     ga = 0.5 * (ga + math.sqrt(kappa * b1))
                     gap = 0.5 * (gap + math.sqrt(kappa * bp1))
-                    fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, hg, hg, gp, kappa, f)
+                    fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, hg, hg, gp, kappa, f, eps)
                     ar = ar + 0.5 * (fa + fa1) * hs + ga * w1
                     apr = apr + 0.5 * (fap + fap1) * hs + gap * w2
                     br = br + 0.5 * (fb + fb1) * hs
@@ -170,7 +170,7 @@ def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, c
                 if cp > 0.0:
                     nb = cp * (dW[c, s, j] + 1j * dW[c, s, j + 1])
                     nbp = cp * (dW[c, s, j] - 1j * dW[c, s, j + 1])
-                fa, fap, fb, fbp = _drift(a, ap, b, bp, ds, dsc, gp, kappa, f)
+                fa, fap, fb, fbp = _drift(a, ap, b, bp, ds, dsc, gp, kappa, f, eps)
                 b1 = b + fb * hs + nb
                 bp1 = bp + fbp * hs + nbp
                 ga = 0j
@@ -185,7 +185,7 @@ def _advance(z, dW, h, sF, oidx, out, alive, spiked, gs, gp, delta, kappa, pp, c
                     gbp = cmath.sqrt(kappa * (bp + fbp * hs))
                 a1 = a + fa * hs + ga * w1 + na
                 ap1 = ap + fap * hs + gap * w2 + nap
-                fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, ds, dsc, gp, kappa, f)
+                fa1, fap1, fb1, fbp1 = _drift(a1, ap1, b1, bp1, ds, dsc, gp, kappa, f, eps)
                 a = a + 0.5 * (fa + fa1) * hs + 0.5 * (ga + gb) * w1 + na
                 ap = ap + 0.5 * (fap + fap1) * hs + 0.5 * (gap + gbp) * w2 + nap
                 b = b + 0.5 * (fb + fb1) * hs + nb
@@ -398,9 +398,7 @@ def check_positive(name, v) -> float:
 
 def plan(params: BatteryParams, t: np.ndarray, dt: float):
     """Step starts, step lengths h and output index after each step (-1: none)."""
-    ends = set(float(x) for x in t[1:])
-    if params.t_off is not None and t[0] < params.t_off < t[-1]:
-        ends.add(float(params.t_off))
+    ends = set(float(x) for x in t[1:]) | set(params.cuts(float(t[0]), float(t[-1])))
     ts, h, oidx = [], [], []
     prev = float(t[0])
     for e in sorted(ends):
@@ -522,7 +520,7 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
             dW = draws.reshape(B, m, r, J).sum(axis=2) if coupling == "coarse" else draws
             k0, k1 = s0 * q, (s0 + m) * q
             _advance(z, dW, kh[k0:k1], ksF[k0:k1], ko[k0:k1], out, alive, spiked,
-                     p.gamma_s, p.gamma_p, p.delta, p.kappa, positive_p, cs, cp, bound, spike)
+                     p.gamma_s, p.gamma_p, p.delta, p.kappa, p.eps, positive_p, cs, cp, bound, spike)
         added = _accumulate(out, alive, positive_p, sums.rho_s, sums.rho_o, mom)
         sums.n += added
         rec["diverged"] += B - added
@@ -562,5 +560,5 @@ def final_states(params: BatteryParams, dW: np.ndarray, T: float, positive_p: bo
     h = np.full(m, T / m)
     _advance(z, dW, h, np.full(m, math.sqrt(p.gamma_p) * p.F), -np.ones(m, np.int64),
              np.zeros((B, 1, 4), complex), np.ones(B, bool), np.zeros(B, bool), p.gamma_s, p.gamma_p,
-             p.delta, p.kappa, positive_p, cs, cp, math.inf, math.inf)
+             p.delta, p.kappa, p.eps, positive_p, cs, cp, math.inf, math.inf)
     return z

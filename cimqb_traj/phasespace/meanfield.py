@@ -95,7 +95,7 @@ def rhs(params: BatteryParams, alpha_s: complex, alpha_p: complex, F: float | No
     """(d alpha_s/dt, d alpha_p/dt) at pump amplitude ``F`` (default ``params.F``)."""
     p = params
     F = p.F if F is None else F
-    ds = -(0.5 * p.gamma_s + 1j * p.delta) * alpha_s + p.kappa * np.conj(alpha_s) * alpha_p
+    ds = -(0.5 * p.gamma_s + 1j * p.delta) * alpha_s + p.kappa * np.conj(alpha_s) * alpha_p + p.eps
     dp = -0.5 * p.gamma_p * alpha_p - 0.5 * p.kappa * alpha_s**2 + math.sqrt(p.gamma_p) * F
     return ds, dp
 
@@ -241,12 +241,11 @@ class MeanFieldResult:
 
 
 def _pieces(p: BatteryParams, t: np.ndarray):
-    """[(start, stop, F, output mask)] pieces of constant pump covering [t[0], t[-1]]."""
-    if p.t_off is None or p.t_off >= t[-1]:
-        return [(t[0], t[-1], p.F_at(t[0]), np.ones(t.size, bool))]
-    if p.t_off <= t[0]:
-        return [(t[0], t[-1], 0.0, np.ones(t.size, bool))]
-    return [(t[0], p.t_off, p.F, t < p.t_off), (p.t_off, t[-1], 0.0, t >= p.t_off)]
+    """[(start, stop, F, output mask)] pieces of constant pump covering [t[0], t[-1]] (cut where
+    F(t) jumps: ramp pieces, t_off; an output time at a cut belongs to the later piece)."""
+    cuts = [t[0], *p.cuts(t[0], t[-1]), t[-1]]
+    return [(a, b, p.F_at(0.5 * (a + b)), (t >= a) & ((t <= b) if b == cuts[-1] else (t < b)))
+            for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def mean_field(params: BatteryParams, t, *, alpha_s0=0.0, alpha_p0=0.0, rtol: float = RTOL,

@@ -164,7 +164,7 @@ def charge_problem(params: BatteryParams, t, psi0=None) -> Problem:
     return Problem(t=t, segments=segs, dims=(Ns, Np), psi0=v[None], p0=np.ones(1), channels=channels,
                    signal_channel=0, ladder_s=np.arange(Ns) * params.omega_s,
                    ladder_o=np.arange(Np) * 2 * params.omega_s, kind="charge", info={"params": params},
-                   parity=np.repeat((-1.0) ** np.arange(Ns), Np))
+                   parity=None if params.eps else np.repeat((-1.0) ** np.arange(Ns), Np))
 
 
 def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: float = 0.0) -> Problem:
