@@ -29,7 +29,8 @@ _OPTION = {
     "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a",
     "t_end": "--t-end", "dt_out": "--dt-out", "t0": "--t0", "ntraj": "--ntraj", "seed": "--seed",
     "n_jobs": "--n-jobs", "backend": "--backend", "scheduler": "--scheduler", "theta": "--theta",
-    "dt": "--dt", "groups": "--groups", "method": "--method",
+    "dt": "--dt", "groups": "--groups", "method": "--method", "eps": "--eps", "t_ramp": "--t-ramp",
+    "frac": "--frac",
 }
 
 
@@ -72,6 +73,8 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     else:
         g.add_argument("--t-end", type=_real, default=40.0, help="final time (40)")
         g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
+        g.add_argument("--eps", type=_real, default=0.0, help="coherent seed on the signal, H = i eps (a_s^dag - a_s) (0)")
+        g.add_argument("--t-ramp", type=_real, default=None, help="pump ramp duration: F rises linearly over it (none)")
         g.add_argument("--dt-out", type=_real, default=0.1, help="output step (0.1)")
     r = p.add_argument_group("run")
     r.add_argument("--method", choices=METHODS, default="exact",
@@ -126,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.add_argument("--out", metavar="DIR", help="write threshold.json and threshold.png into DIR")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from . import spin_cli
+
+    spin_cli.add_parser(sub, _real)
     rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md")
     rep.add_argument("--only", help="comma-separated results, e.g. fig3,fig8 (default: all)")
     rep.add_argument("--out", metavar="DIR", default="reproduction", help="output folder (reproduction)")
@@ -148,7 +154,8 @@ def _grid(t_end: float, dt: float) -> np.ndarray:
 def _battery(a) -> BatteryParams:
     return BatteryParams(
         kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=a.F, delta=a.delta, nth_s=a.nth_s,
-        nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=getattr(a, "t_off", None),
+        nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=getattr(a, "t_off", None), eps=getattr(a, "eps", 0.0),
+        t_ramp=getattr(a, "t_ramp", None),
     )
 
 
@@ -397,7 +404,10 @@ def main(argv=None) -> int:
             _check_out(a.out)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce}
+            from .spin_cli import run as _phase_selection
+
+            commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce,
+                        "phase-selection": lambda a: _phase_selection(a, UsageError)}
             return commands[a.command](a)
     except UsageError as e:
         print(f"cimqb-traj: error: {e}", file=sys.stderr)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .results import atomic_path  # noqa: E402
 
-__all__ = ["plot_charge", "plot_discharge", "plot_threshold"]
+__all__ = ["plot_charge", "plot_discharge", "plot_threshold", "plot_phase_selection"]
 
 
 def _errband(ax, t, y, err, **kw):
@@ -80,4 +80,45 @@ def _save(fig, path):
     path = str(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=path.rsplit(".", 1)[-1])
+    plt.close(fig)
+
+
+def plot_phase_selection(doc: dict, paths: dict, path) -> None:
+    """P(+1) versus eps per method (and F), decision-time histograms, and a few conditional
+    homodyne paths <x_0>(t) showing the two branches."""
+    fig, axs = plt.subplots(1, 3, figsize=(14, 4))
+    eps, F = np.array(doc["eps"]), np.array(doc["F"])
+    ax = axs[0]
+    for k, m in enumerate(doc["methods"]):
+        for f in np.unique(F):
+            sel = F == f
+            p = np.array(doc["p_plus"][m], float)[sel]
+            ci = np.array(doc["p_plus_ci"][m], float)[sel]
+            ax.errorbar(eps[sel], p, [p - ci[:, 0], ci[:, 1] - p], fmt="o-", ms=3, capsize=2, color=f"C{k}",
+                        label=f"{m}, F={f:g}")
+    ax.axhline(0.5, color="k", lw=0.5)
+    ax.set_xlabel("seed eps")
+    ax.set_ylabel("P(spin = +1) (95 % CI)")
+    ax.legend(fontsize=7)
+    ax = axs[1]
+    for k, m in enumerate(doc["methods"]):
+        d = [x for row in doc["decision_times"][m] if row for x in row]
+        if m == "mean-field":  # one deterministic path: a line, not a histogram
+            for x in set(d):
+                ax.axvline(x, color=f"C{k}", lw=1, label=m)
+        elif d:
+            ax.hist(d, bins=30, histtype="step", color=f"C{k}", label=m, density=True)
+    ax.set_xlabel("decision time (1/gamma_s)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7)
+    ax = axs[2]
+    for m, (t, x) in paths.items():
+        for row in x:
+            ax.plot(t, row, lw=0.7, color="C3" if row[-1] > 0 else "C0")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("t (1/gamma_s)")
+    ax.set_ylabel("conditional <x_0> (homodyne shots)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

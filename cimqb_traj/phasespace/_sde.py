@@ -495,6 +495,7 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
     bound = min(bound, method.divergence_bound)
     spike = method.spike_bound if method.spike_bound is not None else 10 * math.sqrt(max(problem.dims))
     scale = np.repeat(np.sqrt(h / r / (2 * _P1)), r)  # of the r draws per step
+    paths_a, paths_ap = [], []
     for start in range(0, ids.size, method.batch):
         block = ids[start:start + method.batch]
         B = block.size
@@ -522,6 +523,9 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
             _advance(z, dW, kh[k0:k1], ksF[k0:k1], ko[k0:k1], out, alive, spiked,
                      p.gamma_s, p.gamma_p, p.delta, p.kappa, p.eps, positive_p, cs, cp, bound, spike)
         added = _accumulate(out, alive, positive_p, sums.rho_s, sums.rho_o, mom)
+        if getattr(method, "paths", False):  # kept samples' signal variables at the output times
+            paths_a.append(out[alive, :, 0])
+            paths_ap.append(out[alive, :, 1])
         sums.n += added
         rec["diverged"] += B - added
         rec["spiking"] += int(np.sum(spiked & alive))
@@ -530,6 +534,8 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
         sums.rho_s[:] = 0.5 * (sums.rho_s + np.conj(np.swapaxes(sums.rho_s, 1, 2)))
         sums.rho_o[:] = 0.5 * (sums.rho_o + np.conj(np.swapaxes(sums.rho_o, 1, 2)))
     rec.update({k: mom[i].copy() for i, k in enumerate(MOMENTS)})
+    if getattr(method, "paths", False):
+        rec["alpha_s"], rec["alpha_s_plus"] = np.concatenate(paths_a), np.concatenate(paths_ap)
     sums.records.append(rec)
     if sums.n == 0:
         raise RuntimeError(

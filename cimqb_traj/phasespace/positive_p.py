@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..trajectories.base import GroupSums, Problem
 from . import _sde
 
@@ -84,6 +86,10 @@ class PositiveP:
     max_diverged : float
         Largest tolerated fraction of diverged samples per group (default 0.01); beyond it
         ``run_group`` raises RuntimeError.
+    paths : bool
+        Also keep, per group record, every kept sample's alpha_s and alpha_s^+ at the output
+        times (``alpha_s``, ``alpha_s_plus``, shape (kept samples, len(t))): the single-shot
+        statistics of ``spin`` read them.
     coupling : {None, "coarse", "fine"}
         Noise coupling for ``step_check`` (see ``_sde``): None draws one increment per step;
         "coarse" and "fine" draw two half-step increments per step and sum them, or take two half
@@ -94,7 +100,7 @@ class PositiveP:
     positive_p = True
 
     def __init__(self, *, dt=2e-3, batch=64, spike_bound=None, divergence_bound=math.inf,
-                 max_diverged=0.01, coupling=None):
+                 max_diverged=0.01, paths=False, coupling=None):
         self.dt = _sde.check_dt(dt)
         self.batch = _sde.check_int("batch", batch, 1)
         self.spike_bound = None if spike_bound is None else _sde.check_positive("spike_bound", spike_bound)
@@ -103,6 +109,9 @@ class PositiveP:
         if coupling not in (None, "coarse", "fine"):
             raise ValueError(f"coupling must be None, 'coarse' or 'fine', got {coupling!r}")
         self.coupling = coupling
+        if not isinstance(paths, (bool, np.bool_)):
+            raise ValueError(f"paths must be True or False, got {paths!r}")
+        self.paths = bool(paths)
 
     @property
     def options(self) -> dict:
@@ -110,7 +119,7 @@ class PositiveP:
                 "spike_bound": self.spike_bound,
                 "divergence_bound": None if math.isinf(self.divergence_bound) else self.divergence_bound,
                 "max_diverged": self.max_diverged,
-                "coupling": self.coupling,
+                "coupling": self.coupling, "paths": self.paths,
                 "scheme": "stochastic Heun, three-point increments (Stratonovich = Ito here)",
                 "ordering": "normal"}
 

@@ -253,8 +253,10 @@ class Homodyne:
         Trajectories integrated together as one (D, batch) block; results do not depend on it.
     records : bool
         Keep per-trajectory records in ``GroupSums.records``: dicts with ``t`` (output times),
-        ``Y`` (nt, n_measured) cumulative records Y_j(t) (0 at t[0]) and ``x_theta`` (nt,) the
-        conditional <x_theta> of the signal, x_theta = (a_s e^{-i theta} + a_s^dag e^{i theta})/2.
+        ``Y`` (nt, n_measured) cumulative records Y_j(t) (0 at t[0]), ``x_theta`` (nt,) the
+        conditional <x_theta> of the signal, x_theta = (a_s e^{-i theta} + a_s^dag e^{i theta})/2,
+        and ``W``, ``W_c``, ``W_i`` (nt,) the ergotropy and its parts of the conditional signal
+        state Tr_o |psi><psi| (the work a single shot holds, given its record).
     """
 
     name = "homodyne"
@@ -392,11 +394,16 @@ class Homodyne:
             sums.add_states(out)
             sums.steps += nsteps * len(block)
             if self.records:
+                from ..ergotropy import ergotropy_parts
+
+                Ns, No = problem.dims
                 for b in range(len(block)):
                     st = out[b]  # (nt, D)
                     x = np.sum(st.T.conj() * (X @ st.T), axis=0).real
+                    m = st.reshape(-1, Ns, No)
+                    e = ergotropy_parts(np.einsum("tik,tjk->tij", m, m.conj()), problem.ladder_s)
                     sums.records.append({"t": np.array(problem.t, dtype=float), "Y": Yrec[b].copy(),
-                                         "x_theta": x})
+                                         "x_theta": x, "W": e.W, "W_c": e.W_c, "W_i": e.W_i})
         return sums
 
     def _integrate(self, plan, ops, psi0, gens, nt):
