@@ -76,6 +76,8 @@ class PhaseSelection:
     p_plus_quadrature: float | None = None
     p_plus_quadrature_err: float | None = None
     x_paths: np.ndarray = field(repr=False, default=None)  # a few shots' x(t)
+    x_mean: np.ndarray = field(repr=False, default=None)  # mean over shots of x(t) ...
+    x_mean_err: np.ndarray = field(repr=False, default=None)  # ... and its standard error
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("method", "shots", "n_plus", "p_plus", "frac", "x_mf", "undecided",
@@ -149,7 +151,9 @@ def _shots(method, params, t, x, frac, extra=None) -> PhaseSelection:
                          p_plus_ci=_clopper_pearson(k, n), p_plus_t=plus_t, frac=frac, x_mf=xm,
                          decision_times=dts, undecided=int(n - dec.size),
                          decision_time_median=float(np.median(dec)) if dec.size else None,
-                         decision_time_ci=_median_ci(dec) if dec.size else None, x_paths=x[:16].copy())
+                         decision_time_ci=_median_ci(dec) if dec.size else None, x_paths=x[:16].copy(),
+                         x_mean=x.mean(axis=0),
+                         x_mean_err=x.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(t), np.nan))
     for key, v in (extra or {}).items():
         setattr(res, key, v)
     return res
