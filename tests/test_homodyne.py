@@ -162,7 +162,7 @@ def test_records_of_a_coherent_state():
     s = Homodyne(theta, dt=DT, records=True).run_group(problem, np.arange(n), 6)
     assert len(s.records) == n
     for rec in s.records:
-        assert set(rec) == {"t", "Y", "x_theta"}
+        assert set(rec) == {"t", "Y", "x_theta", "W", "W_c", "W_i"}
         assert rec["Y"].shape == (len(t), 2) and rec["x_theta"].shape == (len(t),)
         assert np.array_equal(rec["t"], t) and np.all(rec["Y"][0] == 0)
     Y = np.stack([rec["Y"] for rec in s.records])  # (n, nt, 2): signal, pump
@@ -177,6 +177,14 @@ def test_records_of_a_coherent_state():
     # x_theta at theta: Re(e^{-i theta} beta)
     beta = ALPHA * np.exp(-0.5 * t)
     assert np.allclose(s.records[0]["x_theta"], (np.exp(-1j * theta) * beta).real, atol=1e-8)
+    # each shot's conditional signal state is the pure coherent state |beta>: its passive state
+    # is the vacuum, so W = |beta|^2; W_i is that of the Poisson weights sorted (ergotropy tests)
+    from cimqb_traj.phasespace.meanfield import coherent_ergotropy
+
+    _, Wc, Wi = coherent_ergotropy(np.abs(beta) ** 2)
+    for rec in s.records[:3]:
+        assert np.allclose(rec["W"], np.abs(beta) ** 2, atol=1e-6)
+        assert np.allclose(rec["W_i"], Wi, atol=1e-6) and np.allclose(rec["W_c"], Wc, atol=1e-6)
 
 
 def test_heterodyne_record_shape():
