@@ -159,6 +159,21 @@ def _battery(a) -> BatteryParams:
     )
 
 
+def _error_growth(res):
+    """Standard error of <n_s> (untruncated moment) relative to its value, at the end and at its
+    worst after <n_s> first exceeds 0.1: (final, worst, time of worst), or None."""
+    from .phasespace import moments
+
+    m, e = moments(res)["a_dag_a"]
+    m, e = m.real, e.real
+    ok = np.flatnonzero(np.abs(m) > 0.1)
+    if ok.size == 0:
+        return None
+    rel = e[ok[0]:] / np.maximum(np.abs(m[ok[0]:]), 0.1)
+    j = int(np.argmax(rel))
+    return float(rel[-1]), float(rel[j]), float(res.t[ok[0] + j])
+
+
 def _check_out(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
@@ -260,6 +275,8 @@ def _charge(a) -> int:
             from .phasespace import diverged
 
             doc["diverged"], doc["spiking"], _ = diverged(res)
+            g = _error_growth(res)
+            doc["n_s_rel_err_end"], doc["n_s_rel_err_max"] = (g[0], g[1]) if g else (None, None)
         if getattr(a, "step_check_result", None):
             doc["step_check"] = a.step_check_result
         json.dump(doc, sys.stdout)
@@ -283,6 +300,9 @@ def _charge(a) -> int:
 
             n_div, n_spk, n_all = diverged(res)
             print(f"  phase-space samples: {n_div} of {n_all} diverged (excluded), {n_spk} spiking")
+            g = _error_growth(res)
+            if g:
+                print(f"  sampling error of <n_s> (relative): {g[0]:.2g} at the end, largest {g[1]:.2g} at t={g[2]:g}")
         c = getattr(a, "step_check_result", None)
         if c:
             verdict = "converged" if c["converged"] else "NOT converged: use a smaller --dt"

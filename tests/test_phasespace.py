@@ -486,6 +486,8 @@ def test_cli_phase_space(capsys):
         for k in ("W", "W_c", "W_i", "energy", "W_err", "energy_err"):
             assert np.array_equal(out[k], getattr(api, k)), (name, k)
         assert out["diverged"] == 0 and out["spiking"] == 0
+        # the sampling-error diagnostic: None while <n_s> < 0.1 (here, from the vacuum up to t = 0.5)
+        assert out["n_s_rel_err_end"] is None and out["n_s_rel_err_max"] is None
     assert main(["charge", "--method", "mean-field", *CLI, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["W"] == [0.0, 0.0, 0.0] and "diverged" not in out  # from the vacuum: alpha_s = 0
