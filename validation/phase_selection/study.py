@@ -60,7 +60,14 @@ def main():
     ap.add_argument("--samples", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n-jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--report-only", action="store_true", help="rewrite REPORT.md and the plots from study.json")
     a = ap.parse_args()
+    if a.report_only:
+        with open(os.path.join(HERE, "study.json")) as f:
+            out = json.load(f)
+        report(out, a)
+        plots(out)
+        return
     out = {"A_small": [], "A_paper": [], "B_F": [], "B_ramp": [], "C": []}
     eps_small = (0.0, 0.02, 0.05, 0.1, 0.2)
     for m in ("exact", "homodyne", "wigner", "positive-p", "mean-field"):
@@ -121,6 +128,14 @@ def report(out, a):
         lt = "—" if md is None else f"{d['growth_rate'] * md:.2f}"
         L.append(f"| {d['method']} | {d['F']:g} | {d['t_ramp'] or '—'} | {d['growth_rate']:.3f} | {med} | "
                  f"{d['undecided']} / {d['shots']} | {lt} |")
+    L += ["", "Versus the seed (kappa = 1, F = 2 F_th, no ramp):", "",
+          "| method | eps | median t_d | undecided | lambda t_d |", "|---|---|---|---|---|"]
+    for d in out["A_small"]:
+        if d["method"] in ("homodyne", "wigner", "positive-p"):
+            md, ci = d["decision_time_median"], d["decision_time_ci"]
+            med = "—" if md is None else f"{md:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+            lt = "—" if md is None else f"{d['growth_rate'] * md:.2f}"
+            L.append(f"| {d['method']} | {d['eps']:g} | {med} | {d['undecided']} / {d['shots']} | {lt} |")
     L += ["", "## C. Work in a single shot (homodyne, eps = 0, t = 20)", "",
           "| F / F_th | W single shot | W_c | W_i | W ensemble | added by the record |", "|---|---|---|---|---|---|"]
     for d in out["C"]:
