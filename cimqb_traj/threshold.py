@@ -12,12 +12,27 @@ definition:
 * ``"curvature"``: the F where d^2 <n_s> / dF^2 peaks -- the kink of the mean-field <n_s>(F)
   (zero below F_th, linear above) rounded by quantum noise.  Second differences on the F grid,
   the peak refined by the parabola through the largest value and its two neighbours.
-* ``"bimodal"``: the smallest F at which the distribution of the signal quadrature
+* ``"bimodal"``: the F from which on the distribution of the signal quadrature
   x = (a_s + a_s^dag)/sqrt(2), P(x) = <x|rho_s|x>, has a local minimum at x = 0 (P''(0) > 0):
   the two phases 0 and pi of the Ising spin have separated.  Linear interpolation of P''(0)/P(0)
-  between the grid points where it changes sign; NaN if it never does on the grid.
+  across its last sign change on the grid ("from which on": for a sampled P''(0) a noisy
+  positive value below threshold does not count); NaN if it is not positive at the top of the
+  grid.
 
-``sweep`` computes the steady-state <n_s>(F) and P(x) by each method and both estimates.
+* ``"kink"``: the F0 of the rounded kink n0 + A/2 [(F - F0) + sqrt((F - F0)^2 + w^2)] fitted
+  to <n_s>(F) (weighted by the errors of sampled methods): where the below- and above-threshold
+  asymptotes meet, the extrapolated onset of the linear growth (a laser's threshold by its
+  asymptotes).  A fit, so it stands up to sampling noise; it is not the curvature peak of the
+  real curve (the model's curvature is symmetric about F0, the real one is not).
+
+For sampled methods the second differences of ``"curvature"`` amplify the noise (their
+bootstrap errors in validation/threshold show it), and a noisy P''(0)/P(0) changes sign by
+chance, so their ``"bimodal"`` is the zero of a straight line fitted, with weights 1/err^2, to
+the points where P''(0)/P(0) is resolved and of vacuum scale (err <= 0.5, |b| <= 1): near the
+crossing b(F) is close to linear (for the exact curves this fit and the interpolation differ by
+<= 0.01 g F_th, validation/threshold/REPORT.md).
+
+``sweep`` computes the steady-state <n_s>(F) and P(x) by each method and the estimates.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import numpy as np
 from .params import BatteryParams
 
 __all__ = ["quadrature_distribution", "bimodality", "curvature_threshold", "bimodal_threshold",
+           "kink_threshold", "bimodal_threshold_fit", "bootstrap",
            "mean_field_n_s", "sweep", "METHODS"]
 
 METHODS = ("mean-field", "exact", "positive-p", "wigner")
@@ -78,15 +94,66 @@ def curvature_threshold(F, n_s) -> float:
 
 
 def bimodal_threshold(F, b) -> float:
-    """Smallest F where the bimodality b(F) = P''(0)/P(0) turns positive (linear interpolation)."""
+    """F from which on the bimodality b(F) = P''(0)/P(0) stays positive (linear interpolation
+    across the last sign change; +inf counts as positive, NaN points are skipped)."""
     F, b = np.asarray(F, float), np.asarray(b, float)
-    pos = np.flatnonzero(b > 0)
-    if pos.size == 0:
+    keep = ~np.isnan(b)
+    F, b = F[keep], b[keep]
+    if b.size == 0 or not b[-1] > 0:
         return float("nan")
-    k = int(pos[0])
-    if k == 0:
+    neg = np.flatnonzero(b <= 0)
+    if neg.size == 0:
         return float(F[0])
+    k = int(neg[-1]) + 1  # first point of the final positive run
+    if not np.isfinite(b[k]):
+        return float(0.5 * (F[k - 1] + F[k]))
     return float(F[k - 1] + (F[k] - F[k - 1]) * (-b[k - 1]) / (b[k] - b[k - 1]))
+
+
+def bootstrap(F, y, err, estimator, draws: int = 200, seed: int = 0) -> float:
+    """Standard error of estimator(F, y) from redraws y + err * N(0, 1) (a parametric bootstrap;
+    NaN draws ignored, NaN if most are NaN)."""
+    g = np.random.default_rng(seed)
+    est = np.asarray([estimator(F, np.asarray(y) + np.asarray(err) * g.standard_normal(len(y)))
+                      for _ in range(draws)], float)
+    return float(np.nanstd(est)) if np.isfinite(est).sum() > draws // 2 else float("nan")
+
+
+def kink_threshold(F, n_s, err=None) -> tuple:
+    """(F0, its standard error) of the rounded-kink fit (module docstring); err: errors of n_s
+    (None: unweighted).  (nan, nan) if the fit fails."""
+    from scipy.optimize import curve_fit
+
+    F, n = np.asarray(F, float), np.asarray(n_s, float)
+    scale = max(float(np.abs(n).max()), 1e-300)
+    e = np.full_like(n, 1e-3 * scale) if err is None else np.maximum(np.asarray(err, float), 1e-6 * scale)
+
+    def model(F, n0, A, F0, w):
+        return n0 + 0.5 * A * ((F - F0) + np.sqrt((F - F0) ** 2 + w**2))
+
+    p0 = [n[0], 2 * (n[-1] - n[0]) / (F[-1] - F[0]), F[len(F) // 3], (F[-1] - F[0]) / 10]
+    try:
+        p, cov = curve_fit(model, F, n, p0=p0, sigma=e, absolute_sigma=err is not None, maxfev=20000)
+    except (RuntimeError, ValueError):
+        return float("nan"), float("nan")
+    return float(p[2]), float(np.sqrt(cov[2, 2])) if np.isfinite(cov[2, 2]) else float("nan")
+
+
+def bimodal_threshold_fit(F, b, err) -> tuple:
+    """(F0, its standard error): zero of the weighted straight-line fit of b(F) over the points
+    with err <= 0.5 and |b| <= 1 (module docstring); (nan, nan) with fewer than 3 such points."""
+    F, b, e = np.asarray(F, float), np.asarray(b, float), np.asarray(err, float)
+    ok = np.isfinite(b) & np.isfinite(e) & (e <= 0.5) & (np.abs(b) <= 1)
+    if ok.sum() < 3:
+        return float("nan"), float("nan")
+    w = 1 / np.maximum(e[ok], 1e-3) ** 2
+    A = np.vstack([np.ones(ok.sum()), F[ok]]).T
+    cov = np.linalg.inv(A.T @ (w[:, None] * A))
+    c = cov @ A.T @ (w * b[ok])
+    if c[1] <= 0:
+        return float("nan"), float("nan")
+    grad = np.array([-1 / c[1], c[0] / c[1] ** 2])
+    return float(-c[0] / c[1]), float(np.sqrt(grad @ cov @ grad))
 
 
 def mean_field_n_s(params: BatteryParams) -> float:
@@ -123,7 +190,7 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
         if m == "mean-field":
             n = np.array([mean_field_n_s(params.replace(F=f)) for f in F])
             out["n_s"][m] = n.tolist()
-            out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n)}
+            out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "kink": kink_threshold(F, n)[0]}
             continue
         if m in ("positive-p", "wigner"):
             from . import phasespace
@@ -143,7 +210,13 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
                 be.append(float(bbe[-1]))
             out["n_s"][m], out.setdefault("n_s_err", {})[m], out["bimodality"][m] = n, e, b
             out.setdefault("bimodality_err", {})[m] = be
-            out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "bimodal": bimodal_threshold(F, b)}
+            bf, bfe = bimodal_threshold_fit(F, b, be)
+            # kink: unweighted like the exact curve (the model's misfit then weighs the same), error by bootstrap
+            out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "kink": kink_threshold(F, n)[0],
+                                      "bimodal": bf}
+            out.setdefault("F_th_quantum_err", {})[m] = {
+                "curvature": bootstrap(F, n, e, curvature_threshold),
+                "kink": bootstrap(F, n, e, lambda F, y: kink_threshold(F, y)[0]), "bimodal": bfe}
             continue
         from tqdm.auto import tqdm
 
@@ -155,5 +228,6 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
             n.append(float(np.real(np.trace(rho @ np.diag(np.arange(rho.shape[0]))))))
             b.append(bimodality(rho))
         out["n_s"][m], out["bimodality"][m] = n, b
-        out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "bimodal": bimodal_threshold(F, b)}
+        out["F_th_quantum"][m] = {"curvature": curvature_threshold(F, n), "kink": kink_threshold(F, n)[0],
+                                  "bimodal": bimodal_threshold(F, b)}
     return out

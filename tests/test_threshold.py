@@ -9,8 +9,8 @@ import qutip
 
 from cimqb_traj import BatteryParams
 from cimqb_traj.cli import main
-from cimqb_traj.threshold import (bimodal_threshold, bimodality, curvature_threshold,
-                                  quadrature_distribution, sweep)
+from cimqb_traj.threshold import (bimodal_threshold, bimodal_threshold_fit, bimodality, curvature_threshold,
+                                  kink_threshold, quadrature_distribution, sweep)
 
 N = 30
 
@@ -48,6 +48,25 @@ def test_estimators_on_curves_with_a_known_answer():
     b = F - 2.37  # changes sign at 2.37, linear: interpolation exact
     assert bimodal_threshold(F, b) == pytest.approx(2.37)
     assert np.isnan(bimodal_threshold(F, -np.ones_like(F)))
+    # "from which on": a positive blip below the last sign change (sampling noise) does not count;
+    # +inf (P(0) = 0: no sample near x = 0) counts as positive, NaN points are skipped
+    G = np.arange(1.0, 8.0)
+    assert bimodal_threshold(G, [-1, 0.1, -1, -0.5, 0.5, 1, 2]) == pytest.approx(4.5)
+    assert bimodal_threshold(G, [-1, -1, -1, -0.5, np.inf, np.inf, np.inf]) == pytest.approx(4.5)
+    assert bimodal_threshold(G, [-1, np.nan, -1, -0.5, 0.5, np.nan, 2]) == pytest.approx(4.5)
+    assert np.isnan(bimodal_threshold(G, [-1, -1, -1, 1, 1, 1, -0.1]))  # not bimodal at the top
+    # the noise-robust estimators: an exact rounded kink is found exactly, a noisy line's zero
+    # within its error (4 sigma), unresolved points (err > 0.5 or |b| > 1) left out
+    F0, w = 2.1, 0.15
+    n = 0.3 + 0.5 * 5.0 * ((F - F0) + np.sqrt((F - F0) ** 2 + w**2))
+    k, ke = kink_threshold(F, n)
+    assert k == pytest.approx(F0, abs=1e-6)
+    rng = np.random.default_rng(0)
+    e = np.full_like(F, 0.05)
+    bb = (F - 2.37) + e * rng.standard_normal(F.size)
+    bb[-1], e[0] = 50.0, 2.0  # an unresolved point at each end
+    z, ze = bimodal_threshold_fit(F, bb, e)
+    assert abs(z - 2.37) <= 4 * ze and ze < 0.05
 
 
 def test_sweep_small_truncation():
@@ -99,4 +118,5 @@ def test_sweep_with_positive_p_samples():
     n, e = np.array(r["n_s"]["positive-p"]), np.array(r["n_s_err"]["positive-p"])
     assert np.all(e > 0)
     assert abs(n[0] - r["n_s"]["exact"][0]) <= 4 * e[0] + 0.1 * 4e-3
-    assert set(r["F_th_quantum"]["positive-p"]) == {"curvature", "bimodal"}
+    assert set(r["F_th_quantum"]["positive-p"]) == {"curvature", "kink", "bimodal"}
+    assert set(r["F_th_quantum_err"]["positive-p"]) == {"curvature", "kink", "bimodal"}

@@ -53,5 +53,10 @@ def bimodality(result):
     recs = _groups(result)
     n = np.array([r["samples"] - r["diverged"] for r in recs], dtype=float)
     S = np.stack([np.stack([np.asarray(r["P2"]).real, np.asarray(r["P0"]).real]) for r in recs])
-    b, err, _ = jackknife(S, n, lambda m: m[:, 0] / m[:, 1])
-    return b, err
+
+    def ratio(m):  # P(0) = 0: no sample near x = 0 at all, a dip deeper than resolved: +inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(m[:, 1] > 0, m[:, 0] / np.where(m[:, 1] > 0, m[:, 1], 1.0), np.inf)
+
+    b, err, _ = jackknife(S, n, ratio)
+    return b, np.where(np.isfinite(b), err, np.nan)
