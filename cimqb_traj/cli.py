@@ -95,8 +95,8 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     t.add_argument("--heterodyne", action="store_true", help="heterodyne instead of homodyne detection")
     t.add_argument("--dt", type=_real, default=None, help="homodyne / positive-p / wigner time step (method default)")
     t.add_argument("--check-step", action="store_true",
-                   help="positive-p / wigner: also run at dt/2 with the same seed, report the moments' "
-                        "differences in standard errors, and output the dt/2 run")
+                   help="positive-p / wigner: also run at dt/2 on the same noise paths and report the step "
+                        "differences of the moments in units of their standard errors (output: the dt run)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
