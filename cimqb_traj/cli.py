@@ -286,7 +286,8 @@ def _charge(a) -> int:
         P = res.power
         i_p = int(np.nanargmax(P)) if np.any(np.isfinite(P)) else 0
         unit = "samples" if a.method in PHASE_SPACE else "trajectories"
-        how = a.engine if a.method == "exact" else f"{res.ntraj} {unit}, seed {res.seed}"
+        how = (a.engine if a.method == "exact" else "deterministic" if a.method == "mean-field"
+               else f"{res.ntraj} {unit}, seed {res.seed}")
         print(f"charge ({a.method}, {how}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
               f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
         if getattr(res, "interrupted", False):
