@@ -94,6 +94,23 @@ def _ci(d):
     return f"{d['p_plus']:.3f} [{lo:.3f}, {hi:.3f}]" if d["shots"] else f"{d['p_plus']:.3f}"
 
 
+def _eps_table(rows, methods) -> list:
+    """Markdown rows of P(+1) against eps: the given methods, positive-P (sign and quadrature
+    weight) and mean field."""
+    names = {"exact": "exact", "homodyne": "homodyne", "wigner": "Wigner"}
+    L = ["| eps | " + " | ".join(names[m] for m in methods)
+         + " | positive-P (sign) | positive-P (quadrature weight) | mean field |",
+         "|---" * (len(methods) + 4) + "|"]
+    by = {}
+    for d in rows:
+        by.setdefault(d["eps"], {})[d["method"]] = d
+    for e, r in by.items():
+        pq = r["positive-p"]
+        L.append(f"| {e:g} | " + " | ".join(_ci(r[m]) for m in methods) + f" | {_ci(pq)} | "
+                 f"{pq['p_plus_quadrature']:.3f} ± {pq['p_plus_quadrature_err']:.3f} | {_ci(r['mean-field'])} |")
+    return L
+
+
 def report(out, a):
     L = ["# Single-shot spin-phase selection", "",
          f"Command: `python validation/phase_selection/study.py` (shots {a.shots}, samples {a.samples}, seed {a.seed}).",
@@ -101,24 +118,9 @@ def report(out, a):
          "level 1/2 of the mean-field amplitude.  Definitions: `cimqb_traj/spin.py`.", "",
          "## A. P(spin = +1) versus the seed eps", "",
          "kappa = 1, gamma_p = 16 (g = 0.25), F = 2 F_th, Ns 22 / Np 8:", "",
-         "| eps | exact | homodyne | Wigner | positive-P (sign) | positive-P (quadrature weight) | mean field |",
-         "|---|---|---|---|---|---|---|"]
-    by = {}
-    for d in out["A_small"]:
-        by.setdefault(d["eps"], {})[d["method"]] = d
-    for e, r in by.items():
-        pq = r["positive-p"]
-        L.append(f"| {e:g} | {_ci(r['exact'])} | {_ci(r['homodyne'])} | {_ci(r['wigner'])} | {_ci(pq)} | "
-                 f"{pq['p_plus_quadrature']:.3f} ± {pq['p_plus_quadrature_err']:.3f} | {_ci(r['mean-field'])} |")
-    L += ["", "The paper's defaults (kappa 0.5, gamma_p 16, F 3 = 1.5 F_th, g = 0.125), phase-space methods:", "",
-          "| eps | Wigner | positive-P (sign) | positive-P (quadrature weight) | mean field |", "|---|---|---|---|---|"]
-    by = {}
-    for d in out["A_paper"]:
-        by.setdefault(d["eps"], {})[d["method"]] = d
-    for e, r in by.items():
-        pq = r["positive-p"]
-        L.append(f"| {e:g} | {_ci(r['wigner'])} | {_ci(pq)} | {pq['p_plus_quadrature']:.3f} ± "
-                 f"{pq['p_plus_quadrature_err']:.3f} | {_ci(r['mean-field'])} |")
+         *_eps_table(out["A_small"], ("exact", "homodyne", "wigner")), "",
+         "The paper's defaults (kappa 0.5, gamma_p 16, F 3 = 1.5 F_th, g = 0.125), phase-space methods:", "",
+         *_eps_table(out["A_paper"], ("wigner",))]
     L += ["", "## B. Decision times", "", "eps = 0, kappa = 1 (g = 0.25): median decision time [95 % interval], undecided shots,"
           " and lambda x median (lambda the linearised growth rate):", "",
           "| method | F / F_th | ramp | lambda | median t_d | undecided | lambda t_d |", "|---|---|---|---|---|---|---|"]

@@ -226,15 +226,8 @@ def main():
     if a.report_only:
         with open(os.path.join(HERE, "threshold_study.json")) as f:
             runs = [estimates(r) for r in json.load(f)]
-        with open(os.path.join(HERE, "threshold_study.json"), "w") as f:
-            json.dump(runs, f, indent=1)
-        text = report(runs)
-        with open(os.path.join(HERE, "REPORT.md"), "w") as f:
-            f.write(text)
-        print(text)
-        plot(runs, os.path.join(HERE, "threshold_study.png"))
-        return
-    runs = [one(float(k), a.steps, a.samples, a.exact_min_kappa, a.n_jobs) for k in a.kappas.split(",")]
+    else:
+        runs = [one(float(k), a.steps, a.samples, a.exact_min_kappa, a.n_jobs) for k in a.kappas.split(",")]
     with open(os.path.join(HERE, "threshold_study.json"), "w") as f:
         json.dump(runs, f, indent=1)
     text = report(runs)
