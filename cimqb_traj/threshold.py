@@ -132,8 +132,14 @@ def kink_threshold(F, n_s, err=None) -> tuple:
         return n0 + 0.5 * A * ((F - F0) + np.sqrt((F - F0) ** 2 + w**2))
 
     p0 = [n[0], 2 * (n[-1] - n[0]) / (F[-1] - F[0]), F[len(F) // 3], (F[-1] - F[0]) / 10]
+    import warnings
+
+    from scipy.optimize import OptimizeWarning
+
     try:
-        p, cov = curve_fit(model, F, n, p0=p0, sigma=e, absolute_sigma=err is not None, maxfev=20000)
+        with warnings.catch_warnings():  # a sharp kink (mean field: w -> 0) has no covariance
+            warnings.simplefilter("ignore", OptimizeWarning)
+            p, cov = curve_fit(model, F, n, p0=p0, sigma=e, absolute_sigma=err is not None, maxfev=20000)
     except (RuntimeError, ValueError):
         return float("nan"), float("nan")
     return float(p[2]), float(np.sqrt(cov[2, 2])) if np.isfinite(cov[2, 2]) else float("nan")
