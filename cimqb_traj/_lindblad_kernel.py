@@ -17,9 +17,12 @@ stored number on every stage, so the state holds only the numbers that are actua
 * Signal parity: from the vacuum only elements with n - m even are non-zero (``model.signal_parity``
   commutes with H and maps D[a_s] to itself).  In the permuted basis (even signal levels first)
   rho is block diagonal, [R_even, R_odd]; only those two blocks are stored (``parity``).
-* Reality: with delta = 0 the Hamiltonian is i times a real antisymmetric matrix and every jump
-  operator is real, so the Lindbladian maps real matrices to real ones.  From a real initial
-  state (the vacuum) the imaginary parts stay exactly zero and are not stored (``cplx`` = 0).
+  The coherent seed eps (a_s^dag - a_s) changes n by one and breaks this: with eps != 0 the
+  state needs the layout without parity blocks (the seed term is implemented for it only).
+* Reality: with delta = 0 the Hamiltonian is i times a real antisymmetric matrix (also with the
+  seed i eps (a_s^dag - a_s), eps real) and every jump operator is real, so the Lindbladian maps
+  real matrices to real ones.  From a real initial state (the vacuum) the imaginary parts stay
+  exactly zero and are not stored (``cplx`` = 0).
 
 At the paper's truncation from the vacuum this leaves 20880 reals instead of the 165888 of the
 full complex matrix (25488 stored, with the zero paddings of :func:`layout`); a right-hand side
@@ -28,7 +31,8 @@ costs ~85 us instead of ~580 us for the full-matrix kernel that skipped the odd-
 the detuning, L(R + iI) = L_r(R) + i L_r(I) - i delta [n, R + iI], so one real routine
 (:func:`_apply`) serves the symmetric real part and the antisymmetric imaginary part.
 
-Let G = sum_j L_j^dag L_j (diagonal) and K = -iH at delta = 0 (real, antisymmetric).  Then
+Let G = sum_j L_j^dag L_j (diagonal) and K = -iH at delta = 0 (real, antisymmetric;
+K = (kappa/2)(a^dag^2 b - a^2 b^dag) + f (b^dag - b) + eps (a^dag - a)).  Then
     L_r(X) = (K - G/2) X + X (K - G/2)^T + sum_j L_j X L_j^T.
 """
 
@@ -37,8 +41,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# coefficient layout of ``coef``: kappa, sqrt(gamma_p) F, delta, gs_down, gs_up, gp_down, gp_up
-# where g*_down = gamma (n_th + 1), g*_up = gamma n_th.
+# coefficient layout of ``coef``: kappa, sqrt(gamma_p) F, delta, gs_down, gs_up, gp_down, gp_up,
+# eps, where g*_down = gamma (n_th + 1), g*_up = gamma n_th and eps the coherent seed on the
+# signal (only with the layout without parity blocks).
 
 # Fields of the int64 ``lay`` array made by :func:`layout`.  Blocks: b = 0, 1 (signal parity) or
 # b = 0 only (no parity structure).  Block b holds S_b signal levels n = 2 s + b (parity) or
@@ -106,12 +111,15 @@ def column_coefficients(lay, coef):
     """Coefficients of L_r that depend on the column (m, l) only, at the row positions s2 R + l + 1.
 
     Per block: G/2 of (m, l); sqrt(l), sqrt(l + 1) (drive, pump jumps); (kappa/2) sqrt(m (m-1))
-    sqrt(l+1) and (kappa/2) sqrt((m+1)(m+2)) sqrt(l) (X K^T); sqrt(m+1), sqrt(m) (signal jumps).
+    sqrt(l+1) and (kappa/2) sqrt((m+1)(m+2)) sqrt(l) (X K^T); sqrt(m+1), sqrt(m) (signal jumps,
+    and the seed's part of X K^T).
     Zero at the paddings and wherever the neighbour is outside the truncation.
     """
     Ns, Np = lay[_NS], lay[_NP]
     R = Np + 2
     par = lay[_PAR]
+    if par and coef[7] != 0.0:
+        raise ValueError("the seed eps breaks signal parity: use a layout without parity blocks")
     step = 2 if par else 1
     kappa, gsd, gsu, gpd, gpu = coef[0], coef[3], coef[4], coef[5], coef[6]
     C = np.zeros((2, 7, lay[_S0] * R))
@@ -215,12 +223,17 @@ def _apply(X, C, dy, lay, coef, anti):
     at a fixed offset, so the loop has no branches and vectorises (element by element with
     boundary tests it was three times slower).  At the paddings every coefficient and every
     operand X is zero, so dy is zero there.
+
+    The coherent seed eps (a^dag - a) (layout without parity blocks only) adds
+    eps (sqrt(n) X[n-1, m] - sqrt(n+1) X[n+1, m] + sqrt(m) X[n, m-1] - sqrt(m+1) X[n, m+1])
+    in a second pass over the row, skipped when eps = 0 (the hot loop stays as it was).
     """
     Ns, Np = lay[_NS], lay[_NP]
     par = lay[_PAR]
     R = Np + 2
     zero = lay[_WZ] + 3 * R
     kappa, f, gsd, gsu, gpd, gpu = coef[0], coef[1], coef[3], coef[4], coef[5], coef[6]
+    eps = coef[7]
     hk = 0.5 * kappa
     step = 2 if par else 1
     sc = R if par else 2 * R  # m -> m - 2 is one (parity) or two segments to the left
@@ -285,6 +298,21 @@ def _apply(X, C, dy, lay, coef, anti):
                     v += cAu[j] * xcu[j] - cAd[j] * xcd[j]
                     v += js_d * cJd[j] * xjd[j] + js_u * cJu[j] * xju[j]
                     d[j] = v
+                if eps != 0.0:
+                    # eps (a^dag - a) X + X (eps (a^dag - a))^T, no parity blocks (par = 0): rows
+                    # (n -+ 1, k) at the same position; columns m -+ 1 one segment to either
+                    # side, with the signal-jump column factors sqrt(m), sqrt(m+1) (zero where
+                    # the neighbour is outside the truncation)
+                    e_up = eps * np.sqrt(n) if n >= 1 else 0.0
+                    o_sm = _row(lay, n - 1, k) if n >= 1 else zero
+                    e_dn = eps * np.sqrt(n + 1) if n + 1 < Ns else 0.0
+                    o_sp = _row(lay, n + 1, k) if n + 1 < Ns else zero
+                    xsm = X[o_sm + J0:o_sm + RL]
+                    xsp = X[o_sp + J0:o_sp + RL]
+                    xcm = X[o0 + J0 - R:o0 + RL - R]
+                    xcp = X[o0 + J0 + R:o0 + RL + R]
+                    for j in range(RL - J0):
+                        d[j] += e_up * xsm[j] - e_dn * xsp[j] + eps * (cJu[j] * xcm[j] - cJd[j] * xcp[j])
 
 
 @njit(cache=True)
@@ -338,6 +366,7 @@ def packed_rhs(y, dy, X, C, lay, coef):
     """d y/dt of the packed state ``y`` into ``dy``.
 
     ``X``: work array (:func:`work_array`), ``C``: :func:`column_coefficients` of ``coef``.
+    A seed (coef[7] != 0) needs a layout without parity blocks.
     """
     _eval(y, np.empty((1, 1)), np.zeros(1, np.int64), np.empty(1), 0, dy, X, C, lay, coef)
 
@@ -404,11 +433,12 @@ def lindblad_rhs(rho, out, coef, parity_only):
     """Write d rho/dt into ``out`` (both of shape (Ns, Np, Ns, Np), Hermitian ``rho``); returns ``out``.
 
     The full-matrix face of :func:`packed_rhs` (for tests and one-off use; the integrator works
-    on the packed state).  ``parity_only``: ``rho`` has only elements with n - m even.
+    on the packed state).  ``parity_only``: ``rho`` has only elements with n - m even (ignored
+    with a seed, coef[7] != 0, which creates the others).
     """
     Ns, Np = rho.shape[0], rho.shape[1]
     real = coef[2] == 0.0 and not np.any(np.imag(rho))
-    lay = layout(Ns, Np, bool(parity_only), not real)
+    lay = layout(Ns, Np, bool(parity_only) and coef[7] == 0.0, not real)
     y = np.empty(lay[_NY])
     pack(np.asarray(rho, dtype=complex), y, lay)
     dy = np.empty_like(y)
@@ -429,6 +459,7 @@ def coefficients(params, F: float) -> np.ndarray:
             p.gamma_s * p.nth_s,
             p.gamma_p * (p.nth_p + 1),
             p.gamma_p * p.nth_p,
+            p.eps,
         ]
     )
 

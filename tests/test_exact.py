@@ -58,6 +58,51 @@ def test_fast_engine_without_parity_structure():
     assert abs(a.rho_s[5, 0, 1]) > 1e-3  # odd coherences present
 
 
+SEEDED = BatteryParams(Ns=10, Np=6, kappa=0.5, gamma_p=4.0, F=1.3, eps=0.15, t_ramp=1.0)
+
+
+@pytest.mark.parametrize("delta", [0.0, 0.4])
+def test_kernel_equals_liouvillian_with_seed(delta):
+    # the seed eps (a_s^dag - a_s) in the layout without parity blocks; real layout at delta = 0
+    p = BatteryParams(Ns=7, Np=4, F=1.1, kappa=0.6, delta=delta, nth_s=0.3, nth_p=0.2, eps=0.37)
+    rho = random_state(28, 1)
+    if delta == 0.0:
+        rho = rho.real  # real, symmetric, positive: the real layout
+    L = qutip.liouvillian(model.hamiltonian(p), model.collapse_ops(p))
+    ref = qutip.vector_to_operator(L * qutip.operator_to_vector(qutip.Qobj(rho, dims=[[7, 4], [7, 4]]))).full()
+    if delta == 0.0:
+        assert np.abs(ref.imag).max() == 0.0  # the generator maps real matrices to real ones
+    for parity in (False, True):  # parity_only is ignored with a seed
+        out = lindblad_rhs(rho.reshape(7, 4, 7, 4), np.empty((7, 4, 7, 4), complex), coefficients(p, p.F), parity)
+        assert np.abs(out.reshape(28, 28) - ref).max() < 1e-13
+
+
+@pytest.mark.filterwarnings("ignore::cimqb_traj.exact.TruncationWarning")  # Np = 6: same truncation in both
+@pytest.mark.parametrize("params", [SEEDED, SEEDED.replace(delta=0.3, nth_s=0.1)])
+def test_fast_engine_with_seed_agrees_with_mesolve(params):
+    # ramp + seed; delta = 0 runs the real layout, delta != 0 the complex one.  Both engines
+    # integrate at exact.RTOL = 1e-8, ATOL = 1e-10, so 1e-6 leaves a wide margin (measured ~1e-9)
+    t = np.linspace(0, 2, 5)
+    a = exact.charge(params, t)
+    b = exact.charge(params, t, engine="qutip")
+    assert a.options["engine"] == "fast" and b.options["engine"] == "qutip"
+    assert np.abs(a.rho_s - b.rho_s).max() <= 1e-6
+    assert abs(a.rho_s[-1, 0, 1]) > 1e-2  # the seed's odd coherences are there
+    if params.delta == 0.0:
+        assert np.abs(b.rho_s.imag).max() < 1e-10  # real generator, real state: the real layout is exact
+
+
+def test_seed_without_coupling_is_a_coherent_state():
+    # kappa = 0: alpha_s(t) = (2 eps / gamma_s)(1 - exp(-gamma_s t / 2)) (solver rtol 1e-8)
+    p = BatteryParams(Ns=12, Np=6, kappa=0.0, gamma_p=4.0, F=0.8, eps=0.4, gamma_s=1.5)
+    t = np.linspace(0, 3, 7)
+    r = exact.charge(p, t, trunc_tol=None)
+    assert r.options["engine"] == "fast"
+    a = np.diag(np.sqrt(np.arange(1, p.Ns)), 1)
+    alpha = 2 * p.eps / p.gamma_s * (1 - np.exp(-p.gamma_s * t / 2))
+    assert np.allclose(np.einsum("tij,ji->t", r.rho_s, a), alpha, atol=1e-6)
+
+
 def test_signal_parity_is_conserved_from_vacuum():
     # mesolve knows nothing about parity: odd coherences of rho_s must stay zero by symmetry
     r = exact.charge(SMALL, T, engine="qutip")
