@@ -29,6 +29,7 @@ from ._lindblad_kernel import coefficients
 from .ergotropy import as_array, ergotropy_parts, ladder
 from .params import BatteryParams, LoadParams
 from .results import ChargeResult, DischargeResult
+from .truncation import TruncationError, TruncationWarning
 
 __all__ = ["charge", "discharge", "steady_state", "TruncationError", "TruncationWarning", "check_times"]
 
@@ -42,14 +43,6 @@ RTOL, ATOL = 1e-8, 1e-10
 TRUNC_TOL = 1e-2
 #: ... and above which a warning is emitted.
 TRUNC_WARN = 2e-3
-
-
-class TruncationError(RuntimeError):
-    """The Fock truncation is too small for the requested dynamics."""
-
-
-class TruncationWarning(UserWarning):
-    """The highest kept Fock level is noticeably populated."""
 
 
 def check_times(t, name: str = "t") -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from .ergotropy import average_power
+from .jsonio import dumps
 from .params import BatteryParams, LoadParams
 
 __all__ = [
@@ -67,6 +68,8 @@ class _Result:
     t: np.ndarray
     method: str
     options: dict = field(default_factory=dict)
+    #: the truncation verdict (``truncation.assess``); {} where no Fock space is involved
+    truncation: dict = field(default_factory=dict)
 
     _arrays: ClassVar[tuple] = ()
 
@@ -76,6 +79,7 @@ class _Result:
         h5.attrs["kind"] = type(self).__name__
         h5.attrs["method"] = self.method
         h5.attrs["options"] = json.dumps(self.options)
+        h5.attrs["truncation"] = dumps(self.truncation)
         for k, v in self.params.to_dict().items():
             h5.attrs[k] = _attr(v)
         for k, v in extra_attrs:
@@ -87,6 +91,10 @@ class _Result:
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
             self._write(h5)
+
+
+def _truncation(attrs) -> dict:
+    return json.loads(attrs["truncation"]) if "truncation" in attrs else {}  # files before the guard: {}
 
 
 def _params_from_attrs(attrs, cls):
@@ -143,6 +151,7 @@ class ChargeResult(_Result):
             params=_params_from_attrs(h5.attrs, BatteryParams),
             method=str(h5.attrs["method"]),
             options=json.loads(h5.attrs["options"]),
+            truncation=_truncation(h5.attrs),
             **arrays,
         )
 
@@ -193,6 +202,7 @@ class DischargeResult(_Result):
             params=_params_from_attrs(h5.attrs, BatteryParams),
             method=str(h5.attrs["method"]),
             options=json.loads(h5.attrs["options"]),
+            truncation=_truncation(h5.attrs),
             load=LoadParams(**load_kw),
             t0=float(h5.attrs["t0"]),
             **arrays,
@@ -295,7 +305,8 @@ class TrajectoryResult(_Ensemble, ChargeResult):
     def _read(cls, h5):
         arrays = {k: h5[k][()] for k in cls._arrays}
         return cls(params=_params_from_attrs(h5.attrs, BatteryParams), method=str(h5.attrs["method"]),
-                   options=json.loads(h5.attrs["options"]), **arrays, **_read_ensemble(h5))
+                   options=json.loads(h5.attrs["options"]), truncation=_truncation(h5.attrs), **arrays,
+                   **_read_ensemble(h5))
 
 
 @dataclass(frozen=True)
