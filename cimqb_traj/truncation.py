@@ -37,6 +37,8 @@ import warnings
 
 import numpy as np
 
+from .errors import Refused
+
 __all__ = ["TRUNC_TOL", "REFUSE", "TOP_LEVEL", "TruncationError", "TruncationWarning", "check_tol",
            "smaller", "relative_change", "assess", "enforce", "disabled"]
 
@@ -49,7 +51,7 @@ TOP_LEVEL = 1e-2
 QUANTITIES = ("energy", "W", "W_c", "W_i")
 
 
-class TruncationError(RuntimeError):
+class TruncationError(Refused):
     """The Fock truncation is too small for the requested dynamics (``.truncation``: the verdict;
     ``.result``: the refused result, where one was computed)."""
 
