@@ -89,18 +89,104 @@ def mean_field_jacobian(p: BatteryParams, alpha_s: complex, alpha_p: complex) ->
 
 
 def mean_field_steady_state(p: BatteryParams):
-    """Stable mean-field fixed point (alpha_s >= 0 branch above threshold), Delta = 0 closed form.
+    r"""Stable mean-field fixed point (alpha_s, alpha_p) of Eqs. (B4)-(B5) at the constant pump ``p.F``
+    (``t_off`` and ``t_ramp`` play no role), for every valid model.
 
-    Below threshold alpha_s = 0, alpha_p = 2F/sqrt(gamma_p).  Above, alpha_p = gamma_s/(2 kappa)
-    and |alpha_s|^2 = (2/kappa)(sqrt(gamma_p) F - gamma_p gamma_s/(4 kappa)).
+    Without a seed (eps = 0) in closed form, any detuning Delta.  Writing alpha_s = r e^{i phi},
+    the signal equation gives alpha_p = (gamma_s/2 + i Delta) e^{2 i phi} / kappa and the pump
+    equation then
+
+    .. math:: e^{2i\phi}\,[\gamma_s/2 + \kappa^2 r^2/\gamma_p + i\Delta] = 2\kappa F/\sqrt{\gamma_p},
+
+    so r^2 = (gamma_p / kappa^2) (sqrt(4 kappa^2 F^2 / gamma_p - Delta^2) - gamma_s / 2), real and
+    positive exactly for |F| > F_th (``BatteryParams.threshold``); phi = arg(.)/2 in (-pi/2, pi/2]
+    (the branch alpha_s >= 0 for F > 0, Delta = 0; -alpha_s is the other, equivalent one).  At
+    and below F_th: alpha_s = 0, alpha_p = 2F/sqrt(gamma_p).  Thermal noise has no mean-field
+    effect.
+
+    With a seed (eps != 0, no closed form: the fixed points solve a cubic in alpha_s and its
+    conjugate), the flow ``mean_field_rhs`` is integrated from the vacuum (the battery's initial
+    state, so the branch the seed selects is the one the charging reaches) until it has settled,
+    the end point polished by Newton's method (``scipy.optimize.root`` with
+    ``mean_field_jacobian``), and the fixed point accepted only if the Jacobian there has all
+    eigenvalues in the open left half-plane.  Integration first, not a root search alone: a root
+    search may land on an unstable fixed point (the trivial state above threshold, the branch
+    the seed disfavours); the flow from the vacuum cannot.
+
+    Raises ``ValueError`` for gamma_p = 0 (the pump is not driven: no threshold, and with a seed
+    no fixed point) and ``errors.Refused`` if the flow does not settle on a stable fixed point
+    (e.g. an undamped signal, gamma_s = 0, that only oscillates).
     """
-    if p.delta != 0 or p.eps != 0:
-        raise NotImplementedError("closed form only for delta = 0, eps = 0; integrate mean_field_rhs instead")
-    if abs(p.F) <= p.threshold:
-        return 0j, complex(2 * p.F / np.sqrt(p.gamma_p))
-    n = (2 / p.kappa) * (np.sqrt(p.gamma_p) * abs(p.F) - p.gamma_p * p.gamma_s / (4 * p.kappa))
-    alpha_s = np.sqrt(n) * (1 if p.F > 0 else 1j)
-    return complex(alpha_s), complex(p.gamma_s / (2 * p.kappa) * np.sign(p.F))
+    if p.gamma_p <= 0:
+        raise ValueError("gamma_p must be > 0 for a mean-field steady state (with gamma_p = 0 the pump "
+                         "amplitude F does not drive the pump mode)")
+    if p.eps == 0:
+        return _mean_field_closed_form(p)
+    return _mean_field_by_flow(p)
+
+
+def _mean_field_closed_form(p: BatteryParams):
+    """eps = 0: the closed form of ``mean_field_steady_state``."""
+    drive = 2 * p.F / np.sqrt(p.gamma_p)  # the trivial state's alpha_p
+    if p.kappa == 0 or abs(p.F) <= p.threshold:
+        return 0j, complex(drive)
+    root = np.sqrt(max((p.kappa * drive) ** 2 - p.delta**2, 0.0))
+    n = p.gamma_p / p.kappa**2 * (root - 0.5 * p.gamma_s)
+    if n <= 0:  # |F| > F_th by rounding only
+        return 0j, complex(drive)
+    phase2 = p.kappa * drive / complex(0.5 * p.gamma_s + p.kappa**2 * n / p.gamma_p, p.delta)  # e^{2 i phi}
+    phi = 0.5 * np.angle(phase2)
+    if phi <= -np.pi / 2 + 1e-15:  # keep phi in (-pi/2, pi/2]: F < 0, Delta = 0 gives alpha_s = i r
+        phi += np.pi
+    alpha_s = np.sqrt(n) * np.exp(1j * phi)
+    return complex(alpha_s), complex((0.5 * p.gamma_s + 1j * p.delta) * phase2 / p.kappa)
+
+
+def _real_rhs(p: BatteryParams):
+    def f(x):
+        ds, dp = mean_field_rhs(p, 0.0, x[0] + 1j * x[1], x[2] + 1j * x[3])
+        return np.array([ds.real, ds.imag, dp.real, dp.imag])
+
+    return f
+
+
+def _mean_field_by_flow(p: BatteryParams):
+    """eps != 0: integrate from the vacuum, polish by Newton, check stability (see
+    ``mean_field_steady_state``)."""
+    from scipy.integrate import solve_ivp
+    from scipy.optimize import root
+
+    from .errors import Refused
+
+    p = p.replace(t_off=None, t_ramp=None)  # the constant pump
+    f = _real_rhs(p)
+    # the slowest linear rate of the model sets the time unit; an imperfect pitchfork (the seed
+    # rounds the threshold) relaxes at least at ~ kappa^(2/3) eps^(2/3)-type rates, far faster
+    # than the cap below allows for
+    rate = min(r for r in (0.5 * p.gamma_s, 0.5 * p.gamma_p, abs(p.delta), abs(p.eps) ** (2 / 3)) if r > 0) \
+        if any(r > 0 for r in (p.gamma_s, abs(p.delta))) else 0.0
+    if rate == 0:
+        raise Refused("the mean-field signal is undamped (gamma_s = 0, delta = 0) and the seed drives it "
+                      "without bound: no steady state; use gamma_s > 0")
+    x, t, T = np.zeros(4), 0.0, 20.0 / rate
+    jac = lambda x: mean_field_jacobian(p, x[0] + 1j * x[1], x[2] + 1j * x[3])  # noqa: E731
+    while t < 2e4 / rate:
+        sol = solve_ivp(lambda _t, y: f(y), (t, t + T), x, method="LSODA", jac=lambda _t, y: jac(y),
+                        rtol=1e-9, atol=1e-12)
+        x, t = sol.y[:, -1], t + T
+        scale = 1.0 + np.abs(x).max()
+        if np.abs(f(x)).max() <= 1e-4 * rate * scale:  # close to a fixed point: polish
+            r = root(f, x, jac=jac, method="hybr", tol=1e-14)
+            moved = np.abs(r.x - x).max()
+            if np.abs(f(r.x)).max() <= 1e-10 * rate * scale and moved <= 1e-2 * scale:
+                growth = np.linalg.eigvals(jac(r.x)).real.max()
+                if growth < 0:
+                    return complex(r.x[0], r.x[1]), complex(r.x[2], r.x[3])
+                raise Refused(f"the mean-field flow settles at a fixed point that is not stable (growth rate "
+                              f"{growth:.2g}); no steady state at F={p.F:g}")
+        T *= 2
+    raise Refused(f"the mean-field flow from the vacuum has not settled by gamma_s t = {t:.3g} at F={p.F:g} "
+                  "(a limit cycle or an undamped mode): no steady state")
 
 
 # --- discharge: signal (x) two-level load ---
