@@ -137,6 +137,12 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if scheduler is not None and backend != "dask":
         raise ValueError("scheduler is only used with backend='dask'")
+    # resources before any allocation or process start (ResourceError naming the parameter)
+    from ..resources import check_ensemble, check_scheduler
+
+    check_ensemble(method, problem, ntraj, G, n_jobs, backend)
+    if isinstance(scheduler, str):
+        check_scheduler(scheduler)
     if progress is None:
         progress = sys.stderr.isatty()
     ops = _observables(problem, e_ops)
