@@ -17,7 +17,7 @@ pieces separately instead of stepping across it.
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import replace
 
 import numpy as np
 import qutip
@@ -29,20 +29,16 @@ from ._lindblad_kernel import coefficients
 from .ergotropy import as_array, ergotropy_parts, ladder
 from .params import BatteryParams, LoadParams
 from .results import ChargeResult, DischargeResult
-from .truncation import TruncationError, TruncationWarning
+from . import truncation as trunc
+from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
 
-__all__ = ["charge", "discharge", "steady_state", "TruncationError", "TruncationWarning", "check_times"]
+__all__ = ["charge", "discharge", "steady_state", "charge_verdict", "discharge_verdict", "charged_signal",
+           "TruncationError", "TruncationWarning", "TRUNC_TOL", "check_times"]
 
 ENGINES = ("fast", "qutip")
 #: Default tolerances of both engines.  With rtol = 1e-8, atol = 1e-10 the two engines agree
 #: on W(t) to < 1e-6 at the paper's truncation (tests/test_exact.py).
 RTOL, ATOL = 1e-8, 1e-10
-#: Population of the highest kept Fock level above which a result is refused.  The truncation
-#: error of W grows with that population times the photon number it stands for; see the
-#: convergence study in validation/ for the numbers behind this default.
-TRUNC_TOL = 1e-2
-#: ... and above which a warning is emitted.
-TRUNC_WARN = 2e-3
 
 
 def check_times(t, name: str = "t") -> np.ndarray:
@@ -144,21 +140,71 @@ def _run_qutip(p, rho4, t, rtol, atol, bar):
     return [np.array(x) for x in zip(*states)]
 
 
-def _check_truncation(tail_s, tail_p, trunc_tol):
-    worst = max(np.max(tail_s), np.max(tail_p))
-    which = "Ns" if np.max(tail_s) >= np.max(tail_p) else "Np"
-    if trunc_tol is not None and worst > trunc_tol:
-        raise TruncationError(
-            f"population {worst:.2e} in the highest kept Fock level exceeds trunc_tol={trunc_tol:g}: "
-            f"increase {which}"
-        )
-    if worst > TRUNC_WARN:
-        warnings.warn(
-            f"highest kept Fock level holds population {worst:.2e} (largest for {which}); "
-            "check convergence in the truncation",
-            TruncationWarning,
-            stacklevel=3,
-        )
+# ---- the truncation guard (module docstring of ``truncation``) ----------------------------------
+#
+# Every result is compared with the same run at the smaller truncation (Ns', Np') =
+# (smaller(Ns), smaller(Np)): same engine, tolerances and output times, the initial state cut to
+# the smaller space.  The largest change of energy / W / W_c / W_i over the output times, in
+# units of max(E, omega_s), is the verdict's error: the Fock tail of this model decays faster
+# than geometrically, so that change exceeds the error left at (Ns, Np) (measured at the paper's
+# defaults, t = 0..40: change 0.119 against a true error 0.066).  The comparison run costs about
+# half of the run itself (its dimension is ~77 % of the full one, its state ~60 %).
+
+
+def _smaller_params(params: BatteryParams) -> BatteryParams | None:
+    """params at (smaller(Ns), smaller(Np)); None when either has no smaller truncation (N = 2)."""
+    ns, np_ = trunc.smaller(params.Ns), trunc.smaller(params.Np)
+    return None if ns is None or np_ is None else params.replace(Ns=ns, Np=np_)
+
+
+def _cut(rho, dims) -> np.ndarray | None:
+    """The block of ``rho`` (shape (n1, .., n1, ..)) on the first ``dims`` levels of each factor,
+    renormalised; None when the block holds no weight."""
+    r = rho[tuple(slice(0, d) for d in dims) * 2].copy()
+    k = len(dims)
+    tr = np.trace(r.reshape(int(np.prod(dims)), -1)).real if k > 1 else np.trace(r).real
+    return r / tr if tr > 1e-12 else None
+
+
+def _quantities(res) -> dict:
+    return {"energy": res.energy, "W": res.W, "W_c": res.W_c, "W_i": res.W_i}
+
+
+def _verdict(tol, res, small, ref, top_s, top_p, what: str) -> dict:
+    """The verdict of a charge or steady-state result ``res`` against ``ref`` at ``small``."""
+    p = res.params
+    if tol == 0:
+        return trunc.disabled(top_s, top_p)
+    if small is None:
+        return trunc.assess(tol, f"no smaller truncation than Ns={p.Ns}, Np={p.Np} exists (N = 2): "
+                            "top-level populations only", None, top_s=top_s, top_p=top_p)
+    measure = f"change against {what} at Ns={small.Ns}, Np={small.Np} (reported: Ns={p.Ns}, Np={p.Np})"
+    if ref is None:
+        return trunc.assess(tol, measure + "; the initial state has no weight there", float("inf"),
+                            float(res.t[0]), top_s=top_s, top_p=top_p)
+    err, at, by = trunc.relative_change(res.t, res.energy, _quantities(res), _quantities(ref), p.omega_s)
+    return trunc.assess(tol, measure, err, at, by, top_s=top_s, top_p=top_p)
+
+
+def _solve(params, t, rho4, engine, rtol, atol, progress, desc) -> ChargeResult:
+    run = _run_fast if engine == "fast" else _run_qutip
+    with tqdm(total=float(t[-1] - t[0]), disable=progress is False if progress is not None else None,
+              delay=2.0, unit="t", desc=desc, leave=False) as bar:
+        rho_s, rho_p = run(params, rho4, t, rtol, atol, bar)
+    return _result(params, t, rho_s, rho_p, "exact", {"engine": engine, "rtol": rtol, "atol": atol})
+
+
+def _charge_checked(params, t, rho4, engine, rtol, atol, progress, tol):
+    """(the result carrying its verdict, the comparison result or None); nothing is enforced."""
+    res = _solve(params, t, rho4, engine, rtol, atol, progress, f"charge F={params.F:g}")
+    small = _smaller_params(params) if tol else None
+    ref = None
+    if small is not None:
+        r4 = _cut(rho4, (small.Ns, small.Np))
+        if r4 is not None:
+            ref = _solve(small, t, r4, engine, rtol, atol, progress, f"truncation check Ns={small.Ns} Np={small.Np}")
+    verdict = _verdict(tol, res, small, ref, res.tail_s, res.tail_p, "the same run")
+    return replace(res, truncation=verdict), ref
 
 
 def charge(
@@ -172,7 +218,7 @@ def charge(
     progress: bool | None = None,
     trunc_tol: float | None = TRUNC_TOL,
 ) -> ChargeResult:
-    """Solve the charging master equation and return the signal state and its ergotropy.
+    r"""Solve the charging master equation and return the signal state and its ergotropy.
 
     Parameters
     ----------
@@ -185,31 +231,58 @@ def charge(
     engine : {"fast", "qutip"}
     progress : bool or None
         Progress bar over simulated time; None shows it on a terminal for runs over 2 s.
-    trunc_tol : float or None
-        Refuse (``TruncationError``) when the highest kept Fock level of either mode holds more
-        population than this at any output time; None disables the check.
+    trunc_tol : float
+        Truncation guard (``truncation``): the run is repeated at (Ns', Np') = (smaller(Ns),
+        smaller(Np)) on the same output times and
+
+        .. math:: \mathrm{err} = \max_{t,\,q \in \{E, W, W_c, W_i\}} |q_{N_s,N_p}(t) - q_{N_s',N_p'}(t)| / \max(E(t), \omega_s)
+
+        decides: <= trunc_tol ok, up to max(0.25, trunc_tol) a one-line ``TruncationWarning``,
+        above (or a top Fock level holding > 1e-2) ``TruncationError`` with ``.result``.  The
+        verdict is ``result.truncation``.  0 (or None) disables the guard and the second run;
+        with Ns or Np = 2 only the top-level populations decide.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    tol = check_tol(trunc_tol)
     t = check_times(np.arange(401) * 0.1 if t is None else t)
-    rho4 = _initial_state(params, rho0)
-    run = _run_fast if engine == "fast" else _run_qutip
-    with tqdm(total=float(t[-1] - t[0]), disable=progress is False if progress is not None else None,
-              delay=2.0, unit="t", desc=f"charge F={params.F:g}", leave=False) as bar:
-        rho_s, rho_p = run(params, rho4, t, rtol, atol, bar)
-    return _result(params, t, rho_s, rho_p, trunc_tol, "exact", {"engine": engine, "rtol": rtol, "atol": atol})
+    res, _ = _charge_checked(params, t, _initial_state(params, rho0), engine, rtol, atol, progress, tol)
+    trunc.enforce(res.truncation, res)
+    return res
 
 
-def _result(params, t, rho_s, rho_p, trunc_tol, method, options) -> ChargeResult:
-    """The signal state's ergotropy and the truncation diagnostics, from the reduced states."""
-    tail_s, tail_p = rho_s[:, -1, -1].real, rho_p[:, -1, -1].real
-    _check_truncation(tail_s, tail_p, trunc_tol)
+def charge_verdict(params: BatteryParams, t, *, rho0=None, trunc_tol: float | None = TRUNC_TOL,
+                   progress: bool | None = None) -> dict:
+    """The truncation verdict ``charge(params, t, rho0=rho0)`` would carry (fast engine), not
+    enforced: for the unravelings of the same master equation (trajectories, homodyne phase
+    selection), whose ensemble mean is this solution at the same truncation, so their truncation
+    error is its truncation error (without statistical noise).  trunc_tol = 0: the disabled verdict
+    without top-level populations (nothing is run)."""
+    tol = check_tol(trunc_tol)
+    if tol == 0:
+        return trunc.disabled()
+    t = check_times(t)
+    res, _ = _charge_checked(params, t, _initial_state(params, rho0), "fast", RTOL, ATOL, progress, tol)
+    return res.truncation
+
+
+def _result(params, t, rho_s, rho_p, method, options) -> ChargeResult:
+    """The signal state's ergotropy and the top-level populations, from the reduced states."""
     parts = ergotropy_parts(rho_s, ladder(params.Ns, params.omega_s))
     return ChargeResult(
         params=params, t=t, method=method, options=options,
         rho_s=rho_s, energy=parts.energy, W=parts.W, W_c=parts.W_c, W_i=parts.W_i,
-        n_p=np.einsum("tkk,k->t", rho_p, np.arange(params.Np)).real, tail_s=tail_s, tail_p=tail_p,
+        n_p=np.einsum("tkk,k->t", rho_p, np.arange(params.Np)).real,
+        tail_s=rho_s[:, -1, -1].real, tail_p=rho_p[:, -1, -1].real,
     )
+
+
+def _steady(params, method) -> ChargeResult:
+    from .steady import steady_state as _solve_steady
+
+    full = _solve_steady(params, method=method).reshape(params.Ns, params.Np, params.Ns, params.Np)
+    rho_s, rho_p = _reduce(full)
+    return _result(params, np.array([np.inf]), rho_s[None], rho_p[None], "exact-steady", {"method": method})
 
 
 def steady_state(
@@ -217,43 +290,38 @@ def steady_state(
 ) -> ChargeResult:
     """Stationary state of the charging master equation, solved directly (see ``steady``).
 
-    Returned as a one-point :class:`ChargeResult` at t = inf.
+    Returned as a one-point :class:`ChargeResult` at t = inf.  ``trunc_tol``: the guard of
+    ``charge``, by the stationary state at (smaller(Ns), smaller(Np)) (0 or None: disabled).
     """
-    from .steady import steady_state as _solve
+    tol = check_tol(trunc_tol)
+    res = _steady(params, method)
+    small = _smaller_params(params) if tol else None
+    ref = _steady(small, method) if small is not None else None
+    res = replace(res, truncation=_verdict(tol, res, small, ref, res.tail_s, res.tail_p, "the stationary state"))
+    trunc.enforce(res.truncation, res)
+    return res
 
-    rho_s, rho_p = _reduce(_solve(params, method=method).reshape(params.Ns, params.Np, params.Ns, params.Np))
-    return _result(params, np.array([np.inf]), rho_s[None], rho_p[None], trunc_tol, "exact-steady", {"method": method})
 
-
-def charged_signal(params: BatteryParams, t0: float, progress: bool | None = None) -> np.ndarray:
-    """The signal state after charging from the vacuum with the pump on until t0 (the initial
-    battery state of a discharge)."""
+def _charged(params: BatteryParams, t0: float, progress, tol):
+    """(rho_s(t0), the same at the smaller truncation or None, the charge verdict), not enforced."""
     if not np.isfinite(t0) or t0 < 0:
         raise ValueError(f"t0 must be finite and >= 0, got {t0}")
-    return charge(params.replace(t_off=None), [0.0, t0] if t0 > 0 else [0.0], progress=progress).rho_s[-1]
+    t = np.array([0.0, t0] if t0 > 0 else [0.0])
+    res, ref = _charge_checked(params.replace(t_off=None), t, _initial_state(params, None), "fast", RTOL, ATOL,
+                               progress, tol)
+    return res.rho_s[-1], None if ref is None else ref.rho_s[-1], res.truncation
 
 
-def discharge(
-    params: BatteryParams = BatteryParams(),
-    load: LoadParams = LoadParams(),
-    t=None,
-    *,
-    t0: float = 10.0,
-    rho_s0=None,
-    rtol: float = RTOL,
-    atol: float = ATOL,
-    progress: bool | None = None,
-) -> DischargeResult:
-    """Discharge the battery into a two-level load (Sec. IV, Eqs. 14-19).
+def charged_signal(params: BatteryParams, t0: float, progress: bool | None = None,
+                   trunc_tol: float | None = TRUNC_TOL) -> np.ndarray:
+    """The signal state after charging from the vacuum with the pump on until t0 (the initial
+    battery state of a discharge); the charge run's truncation guard is enforced."""
+    rho, _, verdict = _charged(params, t0, progress, check_tol(trunc_tol))
+    trunc.enforce(verdict)
+    return rho
 
-    The battery is charged from the vacuum with the pump on until ``t0`` (unless the signal
-    state ``rho_s0`` at that moment is given), then rho'(t0) = rho_s(t0) (x) |g><g| evolves
-    under ``LoadParams``' master equation.  ``t`` is the time since t0 (default 0..10, step 0.05).
-    """
-    t = check_times(np.arange(201) * 0.05 if t is None else t)
-    if rho_s0 is None:
-        rho_s0 = charged_signal(params, t0, progress=progress)
-    rho_s0 = as_array(rho_s0)
+
+def _discharge_run(params, load, t, rho_s0, rtol, atol) -> DischargeResult:
     Ns = rho_s0.shape[0]
     ground = np.array([[1, 0], [0, 0]], dtype=complex)
     rho0 = qutip.Qobj(np.kron(rho_s0, ground), dims=[[Ns, 2], [Ns, 2]])
@@ -270,5 +338,83 @@ def discharge(
     W_a = ergotropy_parts(rho_a, np.array([0.0, load.omega_a])).W
     return DischargeResult(
         params=params, t=t, method="exact", options={"engine": "qutip", "rtol": rtol, "atol": atol},
-        load=load, t0=float(t0), rho_s=rho_s, rho_a=rho_a, W_s=W_s, W_a=W_a,
+        load=load, rho_s=rho_s, rho_a=rho_a, W_s=W_s, W_a=W_a,
     )
+
+
+def _discharge_verdict(tol, res, rho_small, charge_verdict, compared: str | None, rtol, atol) -> dict:
+    """The discharge's verdict: the change of W_s and W_a, in units of max(E_s + E_a, omega_s),
+    when the whole computation runs at the smaller truncation (``compared``: the battery charged
+    at (Ns', Np') and discharged at Ns', or the given rho_s0 cut to Ns'; None: no smaller one).
+    That change contains both the charged state's truncation error, as far as it reaches the
+    reported numbers, and the discharge's own; the latter vanishes at nth_s = 0, where H'
+    conserves n_s + sigma_+ sigma_- and every dissipator lowers it, so no population goes beyond
+    the initial state's top level (tested).  Top-level populations: the signal's during the
+    discharge and, for a charged battery, those of the charge run."""
+    load = res.load
+    Ns = res.rho_s.shape[-1]
+    top_s, top_p = float(np.max(res.rho_s[:, -1, -1].real)), None
+    if charge_verdict is not None:
+        top_s = max(top_s, charge_verdict.get("top_level_s") or 0.0)
+        top_p = charge_verdict.get("top_level_p")
+    if tol == 0:
+        return trunc.disabled(top_s, top_p)
+    if compared is None:
+        return trunc.assess(tol, f"no smaller truncation than Ns={Ns} exists (N = 2): top-level populations only",
+                            None, top_s=top_s, top_p=top_p)
+    measure = f"change of W_s, W_a against the discharge of {compared} (reported: Ns={Ns})"
+    if rho_small is None:
+        return trunc.assess(tol, measure + "; it has no weight there", float("inf"), float(res.t[0]),
+                            top_s=top_s, top_p=top_p)
+    ref = _discharge_run(res.params, load, res.t, rho_small, rtol, atol)
+    E = np.einsum("tnn,n->t", res.rho_s, ladder(Ns, load.omega_s)).real + load.omega_a * res.rho_a[:, 1, 1].real
+    err, at, by = trunc.relative_change(res.t, E, {"W_s": res.W_s, "W_a": res.W_a},
+                                        {"W_s": ref.W_s, "W_a": ref.W_a}, load.omega_s)
+    return trunc.assess(tol, measure, err, at, by, top_s=top_s, top_p=top_p)
+
+
+def _discharge_checked(params, load, t, t0, rho_s0, rtol, atol, progress, tol):
+    """(the discharge result with its verdict, the initial signal state); nothing enforced."""
+    if rho_s0 is None:
+        rho_s0, rho_small, charge_v = _charged(params, t0, progress, tol)
+        small = _smaller_params(params)
+        compared = None if small is None else (
+            f"the battery charged at Ns={small.Ns}, Np={small.Np} and discharged at Ns={small.Ns}")
+    else:
+        rho_s0, charge_v = as_array(rho_s0), None
+        ns = trunc.smaller(rho_s0.shape[0])
+        compared = None if ns is None else f"the given rho_s0 cut to Ns={ns}"
+        rho_small = _cut(rho_s0, (ns,)) if tol and ns is not None else None
+    res = replace(_discharge_run(params, load, t, rho_s0, rtol, atol), t0=float(t0))
+    verdict = _discharge_verdict(tol, res, rho_small, charge_v, compared, rtol, atol)
+    return replace(res, truncation=verdict), rho_s0
+
+
+def discharge(
+    params: BatteryParams = BatteryParams(),
+    load: LoadParams = LoadParams(),
+    t=None,
+    *,
+    t0: float = 10.0,
+    rho_s0=None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    progress: bool | None = None,
+    trunc_tol: float | None = TRUNC_TOL,
+) -> DischargeResult:
+    """Discharge the battery into a two-level load (Sec. IV, Eqs. 14-19).
+
+    The battery is charged from the vacuum with the pump on until ``t0`` (unless the signal
+    state ``rho_s0`` at that moment is given), then rho'(t0) = rho_s(t0) (x) |g><g| evolves
+    under ``LoadParams``' master equation.  ``t`` is the time since t0 (default 0..10, step 0.05).
+
+    ``trunc_tol``: the truncation guard (``charge``; 0 or None disables it).  Its error is the
+    change of W_s and W_a, in units of max(E_s + E_a, omega_s), when the battery is charged at
+    (smaller(Ns), smaller(Np)) and discharged at smaller(Ns) (a given ``rho_s0``: cut to
+    smaller(Ns)); see ``_discharge_verdict`` for why that covers the discharge's own cut.
+    """
+    tol = check_tol(trunc_tol)
+    t = check_times(np.arange(201) * 0.05 if t is None else t)
+    res, _ = _discharge_checked(params, load, t, t0, rho_s0, rtol, atol, progress, tol)
+    trunc.enforce(res.truncation, res)
+    return res

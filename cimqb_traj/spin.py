@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .params import BatteryParams
+from .truncation import TRUNC_TOL, check_tol, disabled, enforce
 
 __all__ = ["PhaseSelection", "phase_selection", "decision_times", "growth_rate", "METHODS"]
 
@@ -78,12 +79,19 @@ class PhaseSelection:
     x_paths: np.ndarray = field(repr=False, default=None)  # a few shots' x(t)
     x_mean: np.ndarray = field(repr=False, default=None)  # mean over shots of x(t) ...
     x_mean_err: np.ndarray = field(repr=False, default=None)  # ... and its standard error
+    #: the truncation verdict (``truncation.assess``) of a Fock-space method (homodyne, exact); {} otherwise
+    truncation: dict = field(default_factory=dict)
+    #: the ensemble run was interrupted (Ctrl-C): the numbers are those of the ``ntraj`` shots that finished
+    interrupted: bool = False
+    #: trajectories / samples done (None for exact and mean field)
+    ntraj: int | None = None
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("method", "shots", "n_plus", "p_plus", "frac", "x_mf", "undecided",
                                            "decision_time_median", "W_single_shot", "W_single_shot_err",
                                            "W_c_single_shot", "W_i_single_shot", "W_ensemble", "W_ensemble_err",
-                                           "p_plus_quadrature", "p_plus_quadrature_err")}
+                                           "p_plus_quadrature", "p_plus_quadrature_err", "truncation",
+                                           "interrupted", "ntraj")}
         d["eps"], d["F"], d["t_end"] = self.params.eps, self.params.F, float(self.t[-1])
         d["p_plus_ci"] = list(self.p_plus_ci)
         d["decision_time_ci"] = None if self.decision_time_ci is None else list(self.decision_time_ci)
@@ -171,10 +179,19 @@ def _p_plus_exact(rho_s) -> float:
 
 def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: int = 500, seed: int = 0,
                     t_end: float = 20.0, dt_out: float = 0.1, frac: float = 0.5, n_jobs: int = 1,
-                    progress: bool | None = None, **options) -> PhaseSelection:
+                    progress: bool | None = None, trunc_tol: float | None = TRUNC_TOL,
+                    **options) -> PhaseSelection:
     """Single-shot statistics of ``method`` (see module docstring) for ``params`` from the vacuum,
     the spin read at ``t_end`` (default 20 / gamma_s); output grid step ``dt_out``.  ``options``
-    go to the method's constructor (e.g. ``dt``)."""
+    go to the method's constructor (e.g. ``dt``).
+
+    ``trunc_tol``: the truncation guard of ``exact.charge`` on the Fock-space methods ("exact",
+    "homodyne"; the verdict of the exact solver on the same grid, computed before any shot: a
+    refused truncation raises ``TruncationError`` and a doubtful one warns), kept in
+    ``result.truncation``; 0 or None disables it.  The phase-space methods and the mean field
+    read their spin from untruncated amplitudes and carry no verdict ({}).  ``result.interrupted``
+    and ``result.ntraj`` say whether the ensemble run was stopped early and how many shots it holds.
+    """
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
     if method not in METHODS:
@@ -186,16 +203,17 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
         raise ValueError(f"frac must be in (0, 1], got {frac!r}")
     if method in ("homodyne", "wigner", "positive-p") and (not isinstance(ntraj, (int, np.integer)) or ntraj < 2):
         raise ValueError(f"ntraj must be an integer >= 2, got {ntraj!r}")
+    tol = check_tol(trunc_tol)
     n = max(1, int(round(t_end / dt_out)))
     t = np.linspace(0.0, float(t_end), n + 1)
     if method == "exact":
         from . import exact
 
-        r = exact.charge(params, t, progress=progress)
+        r = exact.charge(params, t, progress=progress, trunc_tol=tol)  # refuses / warns itself
         p = np.array([_p_plus_exact(rho) for rho in r.rho_s])
         return PhaseSelection(method=method, params=params, t=t, shots=0, n_plus=None, p_plus=float(p[-1]),
                               p_plus_ci=(float(p[-1]), float(p[-1])), p_plus_t=p, frac=frac, x_mf=_x_mf(params),
-                              W_ensemble=float(r.W[-1]), W_ensemble_err=0.0)
+                              W_ensemble=float(r.W[-1]), W_ensemble_err=0.0, truncation=r.truncation)
     if method == "mean-field":
         from .phasespace import mean_field
 
@@ -209,16 +227,28 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
 
     kw = dict(n_jobs=n_jobs, progress=progress)
     if method == "homodyne":
+        from . import exact
         from .trajectories.homodyne import Homodyne
 
-        r = run(Homodyne(0.0, records=True, **options), charge_problem(params, t), ntraj, seed, **kw)
+        homodyne = Homodyne(0.0, records=True, **options)
+        problem = charge_problem(params, t)
+        # the ensemble mean is the exact solution at this truncation: its verdict, before any shot
+        verdict = exact.charge_verdict(params, t, trunc_tol=tol, progress=progress)
+        if verdict["verdict"] == "refused":
+            enforce(verdict)
+        r = run(homodyne, problem, ntraj, seed, **kw)
+        if not tol:
+            verdict = disabled(r.tail_s, r.tail_p)
         recs = [d for d in r.records if "x_theta" in d]
         x = np.stack([d["x_theta"] for d in recs])
         Ws = np.array([[d["W"][-1], d["W_c"][-1], d["W_i"][-1]] for d in recs])
-        return _shots(method, params, t, x, frac, {
+        res = _shots(method, params, t, x, frac, {
             "W_single_shot": float(Ws[:, 0].mean()), "W_single_shot_err": float(Ws[:, 0].std(ddof=1) / math.sqrt(len(Ws))),
             "W_c_single_shot": float(Ws[:, 1].mean()), "W_i_single_shot": float(Ws[:, 2].mean()),
-            "W_ensemble": float(r.W[-1]), "W_ensemble_err": float(r.W_err[-1])})
+            "W_ensemble": float(r.W[-1]), "W_ensemble_err": float(r.W_err[-1]),
+            "truncation": verdict, "interrupted": bool(r.interrupted), "ntraj": int(r.ntraj)})
+        enforce(verdict)  # a warning, after the run (a refusal came before it)
+        return res
     from .phasespace import method as ps_method
 
     r = run(ps_method(method, paths=True, **options), charge_problem(params.replace(Ns=2, Np=2), t), ntraj, seed, **kw)
@@ -231,4 +261,5 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
         ap = np.concatenate([d["alpha_s_plus"] for d in recs])
         w = 0.5 * erfc(-(a[:, -1] + ap[:, -1]) / math.sqrt(2)).real
         extra = {"p_plus_quadrature": float(w.mean()), "p_plus_quadrature_err": float(w.std(ddof=1) / math.sqrt(w.size))}
+    extra.update(interrupted=bool(r.interrupted), ntraj=int(r.ntraj))
     return _shots(method, params, t, a.real, frac, extra)
