@@ -303,20 +303,36 @@ class MeanField:
     Ns x Ns / Np x Np blocks of those coherent states, so errors are zero.  With the default
     ``alpha_s0 = 0`` the signal stays in the vacuum (module docstring); a small ``alpha_s0``
     picks a spin.  Records: one dict per group as for ``PositiveP`` (no divergences).
+
+    Reported (``reduce``, the runner's hook; ``phasespace.state`` with zero errors): n_s, n_p =
+    |alpha_s|^2, |alpha_p|^2 (untruncated); ``rho_s`` the coherent state's Ns x Ns block divided
+    by its trace (a state; the projection leaves it unchanged), and energy, W, W_c, W_i those of
+    that state (W = E for alpha_s resolved in the cut); ``truncation`` from the exact energy the
+    cut misses, omega_s (|alpha_s|^2 - Tr[rho_s n]).  ``trunc_tol`` as for ``PositiveP``.
+    The untruncated coherent-state numbers are ``coherent_ergotropy`` / ``mean_field``.
     """
 
     name = "mean-field"
 
-    def __init__(self, *, alpha_s0=0.0):
+    def __init__(self, *, alpha_s0=0.0, trunc_tol=None):
+        from .. import truncation
+
         self.alpha_s0 = _check_complex("alpha_s0", alpha_s0)
+        self.trunc_tol = truncation.check_tol(truncation.TRUNC_TOL if trunc_tol is None else trunc_tol)
 
     @property
     def options(self) -> dict:
         return {"method": self.name, "alpha_s0": [self.alpha_s0.real, self.alpha_s0.imag],
-                "rtol": RTOL, "atol": ATOL, "solver": "solve_ivp DOP853"}
+                "rtol": RTOL, "atol": ATOL, "solver": "solve_ivp DOP853", "trunc_tol": self.trunc_tol}
 
     def __repr__(self) -> str:
         return f"MeanField(alpha_s0={self.alpha_s0!r})"
+
+    def reduce(self, problem, parts, result):
+        """The runner's reduction hook (class docstring)."""
+        from . import state
+
+        return state.reduce(problem, parts, result, trunc_tol=self.trunc_tol, sampled=False)
 
     def run_group(self, problem, ids, seed):
         from ..trajectories.base import GroupSums

@@ -39,8 +39,10 @@ elements <m|rho_s|n> = E[exp(-alpha alpha^+) alpha^m (alpha^+)^n / sqrt(m! n!)] 
 state alpha, alpha^+ = alpha^*: <m|alpha><alpha|n>, so index m is the row, as in qutip); the
 per-sample matrix is Hermitised, (X + X^dag)/2, which keeps the mean (rho is Hermitian) and
 lowers the variance.  ``GroupSums.rho_s`` / ``rho_o`` are the sums of these (Ns x Ns and Np x Np:
-the leading block of the untruncated state, whose dynamics is *not* truncated), so the
-ensemble runner's ergotropy and jackknife machinery applies unchanged.  These averages are
+the leading block of the untruncated state, whose dynamics is *not* truncated).  This estimate
+is not a state (few samples: eigenvalues of either sign); ``reduce``, the runner's hook, makes
+it one over the Fock range the samples resolve and reports n_s, n_p from the sample moments
+and a truncation verdict (``phasespace.state``).  These averages are
 exact as long as the distribution's tails decay fast enough for the boundary terms of the
 Fokker-Planck derivation to vanish; a growing number of spiking samples signals that they
 do not (Gilchrist, Gardiner & Drummond, PRA 55, 3014 (1997)).
@@ -61,7 +63,8 @@ import math
 import numpy as np
 
 from ..trajectories.base import GroupSums, Problem
-from . import _sde
+from .. import truncation
+from . import _sde, state
 
 __all__ = ["PositiveP"]
 
@@ -88,6 +91,11 @@ class PositiveP:
     max_diverged : float
         Largest tolerated fraction of diverged samples per group (default 0.01); beyond it
         ``run_group`` raises RuntimeError.
+    trunc_tol : float
+        Tolerance of the truncation guard on the Fock estimate (``phasespace.state``, default
+        ``truncation.TRUNC_TOL``): a result whose state misses more than this share of
+        max(E, omega_s) warns, beyond ``truncation.REFUSE`` it is refused; 0 disables the guard
+        (and every refusal of ``phasespace.state``).
     paths : bool
         Also keep, per group record, every kept sample's alpha_s and alpha_s^+ at the output
         times (``alpha_s``, ``alpha_s_plus``, shape (kept samples, len(t))): the single-shot
@@ -102,7 +110,8 @@ class PositiveP:
     positive_p = True
 
     def __init__(self, *, dt=2e-3, batch=64, spike_bound=None, divergence_bound=math.inf,
-                 max_diverged=0.01, paths=False, coupling=None):
+                 max_diverged=0.01, paths=False, coupling=None, trunc_tol=truncation.TRUNC_TOL):
+        self.trunc_tol = truncation.check_tol(trunc_tol)
         self.dt = _sde.check_dt(dt)
         self.batch = _sde.check_int("batch", batch, 1)
         self.spike_bound = None if spike_bound is None else _sde.check_positive("spike_bound", spike_bound)
@@ -121,7 +130,7 @@ class PositiveP:
                 "spike_bound": self.spike_bound,
                 "divergence_bound": None if math.isinf(self.divergence_bound) else self.divergence_bound,
                 "max_diverged": self.max_diverged,
-                "coupling": self.coupling, "paths": self.paths,
+                "coupling": self.coupling, "paths": self.paths, "trunc_tol": self.trunc_tol,
                 "scheme": "stochastic Heun, three-point increments (Stratonovich = Ito here)",
                 "ordering": "normal"}
 
@@ -132,3 +141,8 @@ class PositiveP:
     def run_group(self, problem: Problem, ids, seed: int) -> GroupSums:
         """Integrate samples ``ids`` (sample k draws only from ``rng(seed, k)``); their sums."""
         return _sde.run_group(self, problem, ids, seed, self.positive_p)
+
+    def reduce(self, problem: Problem, parts, result):
+        """The runner's reduction hook: the Fock estimate made a state, moments from the samples,
+        the truncation verdict (``phasespace.state.reduce``)."""
+        return state.reduce(problem, parts, result, trunc_tol=self.trunc_tol)

@@ -56,7 +56,8 @@ def step_check(method, problem, ntraj: int, seed: int, *, rel: float = 0.25, z_m
     |d| / run_err), "converged": bool, "results": (coarse, fine)}`` (real parts)."""
     if not hasattr(method, "coupling"):
         raise ValueError(f"method must be a fixed-step phase-space method, got {type(method).__name__}")
-    kw = {k: getattr(method, k) for k in ("dt", "batch", "spike_bound", "divergence_bound", "max_diverged")}
+    kw = {k: getattr(method, k) for k in ("dt", "batch", "spike_bound", "divergence_bound", "max_diverged",
+                                        "trunc_tol")}
     coarse = run(type(method)(**kw, coupling="coarse"), problem, ntraj, seed, **run_kw)
     fine = run(type(method)(**kw, coupling="fine"), problem, ntraj, seed, **run_kw)
     mc = moments(coarse)

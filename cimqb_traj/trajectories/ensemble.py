@@ -175,7 +175,8 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
                "n_jobs": n_jobs, "elapsed_s": time.perf_counter() - t_start,
                "steps_per_traj": sum(p.steps for p in parts) / sum(p.n for p in parts),
                "rejected_per_traj": sum(p.rejected for p in parts) / sum(p.n for p in parts)}
-    return _reduce(problem, method.name, parts, seed, interrupted, options, ops)
+    return _reduce(problem, method.name, parts, seed, interrupted, options, ops,
+                   getattr(method, "reduce", None))
 
 
 def _observables(problem: Problem, e_ops) -> dict:
@@ -197,7 +198,11 @@ def _observables(problem: Problem, e_ops) -> dict:
     return out
 
 
-def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=None):
+def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=None, hook=None):
+    """The result from the group sums ``parts``: every number from the averaged state (module
+    docstring).  ``hook(problem, parts, result) -> result``, a method's own ``reduce``, then
+    replaces what that method reports differently (phase-space methods: their Fock estimate is
+    not a state, ``phasespace.state``)."""
     n = np.array([p.n for p in parts], dtype=float)
     N, G = int(n.sum()), len(parts)
     S_s = np.stack([p.rho_s for p in parts])
@@ -235,9 +240,10 @@ def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=
     nums = np.arange(Ns, dtype=float), np.arange(No, dtype=float)
     n_s, n_s_e, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
     n_p, n_p_e, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
-    return TrajectoryResult(
+    res = TrajectoryResult(
         params=problem.info["params"], t=problem.t, method=name, options=options, rho_s=rho_s,
         energy=E, W=W, W_c=Wc, W_i=Wi, n_p=n_p, tail_s=rho_s[:, -1, -1].real,
         tail_p=rho_o[:, -1, -1].real, rho_s_err=split(S_s), energy_err=E_e, W_err=W_e,
         W_c_err=Wc_e, W_i_err=Wi_e, W_bc=W_b, W_c_bc=Wc_b, W_i_bc=Wi_b, n_s=n_s, n_s_err=n_s_e,
         n_p_err=n_p_e, counts=counts, **ens)
+    return res if hook is None else hook(problem, parts, res)
