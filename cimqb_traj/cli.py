@@ -1,37 +1,78 @@
-"""Command line: ``cimqb-traj charge`` and ``cimqb-traj discharge`` at the paper's defaults.
+"""Command line: ``cimqb-traj charge | discharge | threshold | phase-selection | reproduce``.
 
-Bad input exits with code 2 and one line on stderr naming the parameter.
+Every command checks its input before it computes: bad values, options that do not apply to the
+chosen method, and runs that would exceed this machine's memory, CPU count or a step budget
+(``cimqb_traj.resources``) are refused in one line on stderr naming the option.  JSON output is
+strict (non-finite numbers are written as null, and ``null_reasons`` says why); warnings are
+printed as one line ``cimqb-traj: warning: <message>``.  Every result built on a Fock space carries
+its truncation verdict (``truncation`` in the JSON, one line of the text); ``--trunc-tol X`` sets
+the guard's tolerance (0 disables it).
+
+Exit codes
+----------
+0    the result was computed and written;
+1    an internal failure (a bug: please report it);
+2    refused: bad input, an option that does not apply, a resource or truncation limit, too few
+     samples (one line on stderr says which option and what would work);
+130  interrupted (Ctrl-C).  Ensemble runs and sweeps keep what finished and mark it
+     (``interrupted`` in the JSON, the HDF5 file and the text, per sweep point); a run with
+     nothing to keep writes nothing.  No file is left half-written.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
 
 import numpy as np
 
+from . import resources
+from .errors import Refused, SamplesError
+from .jsonio import clean
 from .params import BatteryParams, LoadParams
 from .results import atomic_path, first_max
+from .truncation import TRUNC_TOL, TruncationError, check_tol
 
 #: Phase-space methods (``cimqb_traj.phasespace``): charging only.
 PHASE_SPACE = ("mean-field", "positive-p", "wigner")
 METHODS = ("exact", "jump", "homodyne") + PHASE_SPACE
+SAMPLED = ("jump", "homodyne", "positive-p", "wigner")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = """exit codes:
+  0    result computed and written
+  1    internal failure (a bug: please report it)
+  2    refused: bad input, an option that does not apply to the method, a resource or
+       truncation limit, too few samples (one line on stderr naming the option)
+  130  interrupted (Ctrl-C): finished trajectory groups / sweep points are kept and marked
+       'interrupted' (JSON, HDF5, text); nothing half-written is left behind"""
 
 # parameter name -> command-line option, for error messages
 _OPTION = {
     "kappa": "--kappa", "gamma_s": "--gamma-s", "gamma_p": "--gamma-p", "F": "--F", "delta": "--delta",
     "nth_s": "--nth-s", "nth_p": "--nth-p", "Ns": "--ns", "Np": "--np", "t_off": "--t-off",
-    "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a",
+    "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a", "delta_a": "--omega-a",
     "t_end": "--t-end", "dt_out": "--dt-out", "t0": "--t0", "ntraj": "--ntraj", "seed": "--seed",
     "n_jobs": "--n-jobs", "backend": "--backend", "scheduler": "--scheduler", "theta": "--theta",
     "dt": "--dt", "groups": "--groups", "method": "--method", "eps": "--eps", "t_ramp": "--t-ramp",
-    "frac": "--frac",
+    "frac": "--frac", "trunc_tol": "--trunc-tol", "F_steps": "--F-steps", "samples": "--samples",
+    "t_steady": "--t-steady", "batch": "--ntraj",
 }
+
+# charge / discharge: option (argparse dest) -> the methods it applies to
+_APPLIES = {
+    "engine": ("exact",), "ntraj": SAMPLED, "seed": SAMPLED, "groups": SAMPLED, "n_jobs": SAMPLED,
+    "backend": SAMPLED, "scheduler": SAMPLED, "theta": ("homodyne",), "heterodyne": ("homodyne",),
+    "dt": ("homodyne", "positive-p", "wigner"), "check_step": ("positive-p", "wigner"),
+}
+_DEFAULTS = {"engine": "fast", "ntraj": 1000, "seed": 0, "groups": 20, "n_jobs": 1, "backend": "loky",
+             "theta": 0.0, "heterodyne": False}
 
 
 class UsageError(Exception):
@@ -48,6 +89,17 @@ def _real(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _opt(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _trunc_tol_arg(g) -> None:
+    g.add_argument("--trunc-tol", type=_real, default=None,
+                   help=f"truncation guard: warn when the Fock cut-off may move the reported numbers by more "
+                        f"than this fraction of max(E, omega_s), refuse far beyond; 0 disables it "
+                        f"({TRUNC_TOL:g})")
 
 
 def _model_args(p: argparse.ArgumentParser, discharge: bool):
@@ -77,77 +129,116 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
         g.add_argument("--t-ramp", type=_real, default=None, help="pump ramp duration: F rises linearly over it (none)")
         g.add_argument("--dt-out", type=_real, default=0.1, help="output step (0.1)")
     r = p.add_argument_group("run")
-    r.add_argument("--method", choices=METHODS, default="exact",
-                   help="exact: Lindblad master equation; jump: photon-counting trajectories; "
-                        "homodyne: diffusive trajectories; charge only: mean-field (classical, from "
-                        "the vacuum), positive-p (exact sampling), wigner (truncated Wigner)")
-    r.add_argument("--engine", choices=("fast", "qutip"), default="fast",
-                   help="exact solver engine: fast (default) or qutip.mesolve (reference)")
+    if discharge:
+        r.add_argument("--method", choices=METHODS[:3], default="exact",
+                       help="exact: Lindblad master equation (qutip.mesolve after the fast charge to t0); "
+                            "jump: photon-counting trajectories; homodyne: diffusive trajectories (exact)")
+    else:
+        r.add_argument("--method", choices=METHODS, default="exact",
+                       help="exact: Lindblad master equation; jump: photon-counting trajectories; "
+                            "homodyne: diffusive trajectories; mean-field (classical, deterministic, from the "
+                            "vacuum); positive-p (exact sampling); wigner (truncated Wigner) (exact)")
+        r.add_argument("--engine", choices=("fast", "qutip"), default=None,
+                       help="--method exact only: fast (default) or qutip.mesolve (reference)")
+    _trunc_tol_arg(r)
     t = p.add_argument_group("trajectories (--method jump|homodyne) and phase-space samples (positive-p|wigner)")
-    t.add_argument("--ntraj", type=int, default=1000, help="number of trajectories (1000)")
-    t.add_argument("--seed", type=int, default=0, help="seed; trajectory k uses SeedSequence(seed).spawn()[k] (0)")
-    t.add_argument("--n-jobs", type=int, default=1, help="parallel workers (1)")
-    t.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
+    t.add_argument("--ntraj", type=int, default=None, help="number of trajectories / samples (1000)")
+    t.add_argument("--seed", type=int, default=None, help="seed; trajectory k uses SeedSequence(seed).spawn()[k] (0)")
+    t.add_argument("--n-jobs", type=int, default=None, help="parallel workers, at most the CPU count (1)")
+    t.add_argument("--backend", choices=("loky", "threading", "dask"), default=None,
                    help="joblib backend (loky); dask without --scheduler starts a local cluster of n-jobs workers")
     t.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
-    t.add_argument("--groups", type=int, default=20, help="trajectory groups for the jackknife errors (20)")
-    t.add_argument("--theta", type=_real, default=0.0, help="homodyne phase of the signal output (0)")
-    t.add_argument("--heterodyne", action="store_true", help="heterodyne instead of homodyne detection")
-    t.add_argument("--dt", type=_real, default=None, help="homodyne / positive-p / wigner time step (method default)")
-    t.add_argument("--check-step", action="store_true",
-                   help="positive-p / wigner: also run at dt/2 on the same noise paths and report the step "
-                        "differences of the moments in units of their standard errors (output: the dt run)")
+    t.add_argument("--groups", type=int, default=None, help="trajectory groups for the jackknife errors (20)")
+    t.add_argument("--theta", type=_real, default=None, help="--method homodyne: phase of the signal output (0)")
+    t.add_argument("--heterodyne", action="store_true", default=None,
+                   help="--method homodyne: heterodyne instead of homodyne detection")
+    t.add_argument("--dt", type=_real, default=None,
+                   help="homodyne / positive-p / wigner time step (method default: 1e-3 / 2e-3 / 2e-3)")
+    if not discharge:
+        t.add_argument("--check-step", action="store_true", default=None,
+                       help="positive-p / wigner: also run at dt/2 on the same noise paths and report the step "
+                            "differences of the moments in units of their standard errors (output: the dt run)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cimqb-traj", description="DOPO quantum battery (coherent Ising machine spin)")
+    parser = _Parser(prog="cimqb-traj", description="DOPO quantum battery (coherent Ising machine spin)",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)"), discharge=False)
-    _model_args(sub.add_parser("discharge", help="discharge into a two-level load"), discharge=True)
-    th = sub.add_parser("threshold", help="steady-state <n_s> over the pump: mean-field and quantum thresholds")
+    _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)", epilog=EPILOG,
+                               formatter_class=argparse.RawDescriptionHelpFormatter), discharge=False)
+    _model_args(sub.add_parser("discharge", help="discharge into a two-level load", epilog=EPILOG,
+                               formatter_class=argparse.RawDescriptionHelpFormatter), discharge=True)
+    th = sub.add_parser("threshold", help="steady-state <n_s> over the pump: mean-field and quantum thresholds",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = BatteryParams()
     g = th.add_argument_group("model (defaults are the paper's)")
     for opt, attr, help_ in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay"),
                              ("--gamma-p", "gamma_p", "pump decay"), ("--delta", "delta", "signal detuning"),
                              ("--nth-s", "nth_s", "signal bath occupation"), ("--nth-p", "nth_p", "pump bath occupation")):
         g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{help_} ({getattr(d, attr):g})")
-    g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension ({d.Ns})")
-    g.add_argument("--np", type=int, default=d.Np, help=f"pump Fock dimension ({d.Np})")
+    g.add_argument("--ns", type=int, default=None, help=f"signal Fock dimension, --methods exact only ({d.Ns})")
+    g.add_argument("--np", type=int, default=None, help=f"pump Fock dimension, --methods exact only ({d.Np})")
     g.add_argument("--F-min", type=_real, default=1.0, help="smallest pump amplitude (1.0)")
     g.add_argument("--F-max", type=_real, default=3.0, help="largest pump amplitude (3.0)")
     g.add_argument("--F-steps", type=int, default=21, help="number of pump amplitudes, uniform grid (21)")
     g.add_argument("--methods", default="mean-field,exact",
                    help="comma-separated: mean-field, exact, positive-p, wigner (default mean-field,exact)")
-    g.add_argument("--samples", type=int, default=2000, help="phase-space samples per pump value (2000)")
-    g.add_argument("--t-steady", type=_real, default=30.0, help="phase-space integration time to the steady state (30)")
-    g.add_argument("--dt", type=_real, default=None, help="phase-space time step (method default)")
-    g.add_argument("--seed", type=int, default=0, help="phase-space seed (pump value k uses seed + k)")
-    g.add_argument("--n-jobs", type=int, default=1, help="parallel workers for phase-space samples (1)")
+    g.add_argument("--samples", type=int, default=None, help="positive-p / wigner: samples per pump value (2000)")
+    g.add_argument("--t-steady", type=_real, default=None,
+                   help="positive-p / wigner: integration time to the steady state (30)")
+    g.add_argument("--dt", type=_real, default=None, help="positive-p / wigner: time step (method default)")
+    g.add_argument("--seed", type=int, default=None, help="positive-p / wigner: seed (pump value k uses seed + k) (0)")
+    g.add_argument("--n-jobs", type=int, default=None, help="positive-p / wigner: parallel workers (1)")
+    _trunc_tol_arg(g)
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     g.add_argument("--out", metavar="DIR", help="write threshold.json and threshold.png into DIR")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     from . import spin_cli
 
-    spin_cli.add_parser(sub, _real)
-    rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md")
+    spin_cli.add_parser(sub, _real, epilog=EPILOG)
+    rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("--only", help="comma-separated results, e.g. fig3,fig8 (default: all)")
     rep.add_argument("--out", metavar="DIR", default="reproduction", help="output folder (reproduction)")
     rep.add_argument("--n-jobs", type=int, default=-1, help="parallel processes (-1: all cores)")
+    rep.add_argument("--trunc-tol", type=_real, default=None,
+                     help="not accepted: the reproduction runs the paper's own truncations and records each "
+                          "figure's truncation verdict; use charge --trunc-tol to vary the tolerance")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
+# ------------------------------------------------------------------------------------------
+# input checks
+# ------------------------------------------------------------------------------------------
+
+
+def _applicable(a, method: str) -> None:
+    """Refuse options given for a method they do not apply to; fill in the defaults of the rest."""
+    for dest, methods in _APPLIES.items():
+        if not hasattr(a, dest):
+            continue
+        given = getattr(a, dest) is not None
+        if given and method not in methods:
+            which = ", ".join(m for m in methods if m in METHODS)
+            raise UsageError(f"{_opt(dest)}: does not apply to --method {method} (only {which})"
+                             + ("; the mean field is deterministic" if method == "mean-field" and dest in
+                                ("ntraj", "seed", "groups", "n_jobs", "backend") else ""))
+        if not given and dest in _DEFAULTS:
+            setattr(a, dest, _DEFAULTS[dest])
+    if getattr(a, "scheduler", None) and a.backend != "dask":
+        raise UsageError("--scheduler: needs --backend dask")
+
+
+def _trunc_tol(a) -> float:
+    return TRUNC_TOL if a.trunc_tol is None else check_tol(a.trunc_tol)
+
+
 def _grid(t_end: float, dt: float) -> np.ndarray:
-    if not math.isfinite(t_end) or t_end <= 0:
-        raise ValueError(f"t_end must be finite and > 0, got {t_end}")
-    if not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt_out must be finite and > 0, got {dt}")
-    n = int(round(t_end / dt))
-    if n > 10**6:
-        raise ValueError(f"dt_out gives {n} output times; use a larger step")
+    n = resources.check_grid(t_end, dt)
     return np.linspace(0.0, n * dt, n + 1) if abs(n * dt - t_end) < 1e-9 * t_end else np.append(np.arange(n + 1) * dt, t_end)
 
 
@@ -157,6 +248,80 @@ def _battery(a) -> BatteryParams:
         nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=getattr(a, "t_off", None), eps=getattr(a, "eps", 0.0),
         t_ramp=getattr(a, "t_ramp", None),
     )
+
+
+def _check_out(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out: cannot write to {path!r} ({e.strerror or e})") from None
+
+
+# ------------------------------------------------------------------------------------------
+# output
+# ------------------------------------------------------------------------------------------
+
+
+def _null_reason(key: str, ctx: dict) -> str:
+    if key.endswith("_err") or "_err." in key or key.endswith("_ci"):
+        if ctx.get("deterministic"):
+            return "deterministic method: no sampling error"
+        if ctx.get("groups") is not None and ctx["groups"] < 2:
+            return f"no error with {ctx['groups']} trajectory group (needs >= 2: more --ntraj or --groups)"
+    return ctx.get("reasons", {}).get(key, "not a finite number (NaN or infinity) in the computation")
+
+
+def strict(doc: dict, ctx: dict | None = None) -> dict:
+    """``doc`` with non-finite numbers as null and ``null_reasons`` {key: why} (list indices
+    dropped from the keys) when there were any."""
+    nulls: list = []
+    out = clean(doc, nulls)
+    if nulls:
+        reasons = dict(out.get("null_reasons") or {})
+        for path in nulls:
+            key = re.sub(r"\[\d+\]", "", path)
+            reasons.setdefault(key, _null_reason(key, ctx or {}))
+        out["null_reasons"] = reasons
+    return out
+
+
+def _dump(doc: dict, fh, ctx=None, **kw) -> None:
+    import json
+
+    json.dump(strict(doc, ctx), fh, allow_nan=False, **kw)
+
+
+def _print_json(doc: dict, ctx=None) -> None:
+    _dump(doc, sys.stdout, ctx)
+    print()
+
+
+def _floats(x) -> list:
+    return [float(v) for v in np.asarray(x)]
+
+
+def _truncation_line(tr: dict | None) -> str:
+    if not tr:
+        return "  truncation: not assessed"
+    return f"  truncation: {tr.get('verdict', '?')}: {tr.get('message', '')}"
+
+
+def _ensemble_json(res, names) -> dict:
+    out = {"ntraj": res.ntraj, "seed": res.seed, "groups": res.groups, "interrupted": bool(res.interrupted),
+           "options": res.options}
+    for n in names:
+        out[n + "_err"] = _floats(getattr(res, n + "_err"))
+    return out
+
+
+def _pm(res, name, i) -> str:
+    err = getattr(res, name + "_err", None)
+    v = getattr(res, name)[i]
+    if err is None or not np.isfinite(err[i]):
+        return f"{v:.6g}"
+    return f"{v:.5g} +- {err[i]:.2g}"
 
 
 def _error_growth(res):
@@ -174,113 +339,115 @@ def _error_growth(res):
     return float(rel[-1]), float(rel[j]), float(res.t[ok[0] + j])
 
 
-def _check_out(path: str) -> None:
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out: cannot write to {path!r} ({e.strerror or e})") from None
-
-
-def _floats(x) -> list:
-    return [float(v) for v in np.asarray(x)]
+# ------------------------------------------------------------------------------------------
+# commands
+# ------------------------------------------------------------------------------------------
 
 
 def _traj_kw(a) -> dict:
     """Keywords of trajectories.charge / discharge from the command line."""
-    if a.scheduler and a.backend != "dask":
-        raise UsageError("--scheduler: needs --backend dask")
     kw = {"method": a.method, "ntraj": a.ntraj, "seed": a.seed, "n_jobs": a.n_jobs, "backend": a.backend,
           "scheduler": a.scheduler, "groups": a.groups, "progress": False if a.no_progress else None}
     if a.method == "homodyne":
         kw.update(theta=a.theta, heterodyne=a.heterodyne)
         if a.dt is not None:
             kw["dt"] = a.dt
-    elif a.theta != 0.0 or a.heterodyne or a.dt is not None:
-        raise UsageError("--theta/--heterodyne/--dt: only with --method homodyne")
     return kw
 
 
-def _phase_space(a, p: BatteryParams, t: np.ndarray):
+class _Interrupted(Exception):
+    """A run stopped by Ctrl-C that has nothing valid to keep (exit 130)."""
+
+
+def _phase_space(a, p: BatteryParams, t: np.ndarray, tol: float):
     """A phase-space method (``cimqb_traj.phasespace``) through the ensemble runner.  The
-    dynamics are untruncated; --ns/--np only size the estimated Fock matrices (the tail line of
-    the text output says whether they hold the state)."""
+    dynamics are untruncated; --ns/--np size the estimated Fock matrices (their truncation
+    verdict is the result's ``truncation``)."""
     from .phasespace import method
     from .trajectories.base import charge_problem
     from .trajectories.ensemble import run
 
-    if a.scheduler and a.backend != "dask":
-        raise UsageError("--scheduler: needs --backend dask")
-    if a.theta != 0.0 or a.heterodyne:
-        raise UsageError("--theta/--heterodyne: only with --method homodyne")
-    if a.dt is not None and a.method == "mean-field":
-        raise UsageError("--dt: not used by --method mean-field (adaptive ODE solver)")
     opts = {"dt": a.dt} if a.dt is not None else {}
+    if a.method == "mean-field":  # deterministic: one path
+        return run(method(a.method, trunc_tol=tol), charge_problem(p, t), 1, 0, groups=1,
+                   progress=False if a.no_progress else None)
     kw = dict(groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, scheduler=a.scheduler,
               progress=False if a.no_progress else None)
     if a.check_step:
         from .phasespace import step_check
 
-        check = step_check(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
+        check = step_check(method(a.method, trunc_tol=tol, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
+        if any(getattr(r, "interrupted", False) for r in check["results"]):
+            raise _Interrupted("the step check needs both runs (dt and dt/2) complete; nothing was written")
         a.step_check_result = {k: check[k] for k in ("dt", "max_ratio", "converged")}
         return check["results"][0]  # the run at dt (the check's dt/2 run shares its noise)
-    return run(method(a.method, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
+    return run(method(a.method, trunc_tol=tol, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
 
 
-def _ensemble_json(res, names) -> dict:
-    out = {"ntraj": res.ntraj, "seed": res.seed, "groups": res.groups, "interrupted": res.interrupted,
-           "options": res.options}
-    for n in names:
-        out[n + "_err"] = _floats(getattr(res, n + "_err"))
-    return out
+def _check_resources(a, p, t, tol) -> None:
+    if getattr(a, "scheduler", None):
+        resources.check_scheduler(a.scheduler)
+    kw = {}
+    if a.method in SAMPLED:
+        kw = dict(ntraj=a.ntraj, groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, dt=a.dt)
+    if a.command == "charge":
+        resources.check_charge(p, t, a.method, engine=a.engine or "fast", trunc_tol=tol, **kw)
 
 
-def _pm(res, name, i) -> str:
-    err = getattr(res, name + "_err", None)
-    v = getattr(res, name)[i]
-    return f"{v:.6g}" if err is None else f"{v:.5g} +- {err[i]:.2g}"
-
-
-def _check_step_allowed(a) -> None:
-    if getattr(a, "check_step", False) and (a.command != "charge" or a.method not in ("positive-p", "wigner")):
-        raise UsageError("--check-step: only for charge --method positive-p|wigner (fixed-step samplers)")
+def _interrupted_note(res, asked) -> str:
+    return (f"  INTERRUPTED: {res.ntraj} of {asked} trajectories finished ({res.groups} groups); "
+            "the numbers are theirs")
 
 
 def _charge(a) -> int:
-    from . import exact
-
-    _check_step_allowed(a)
+    _applicable(a, a.method)
+    tol = _trunc_tol(a)
     p = _battery(a)
     t = _grid(a.t_end, a.dt_out)
+    _check_resources(a, p, t, tol)  # before the solvers are imported (qutip, numba: seconds)
+    progress = False if a.no_progress else None
     if a.method == "exact":
-        res = exact.charge(p, t, engine=a.engine, progress=False if a.no_progress else None)
+        from . import exact
+
+        res = exact.charge(p, t, engine=a.engine, progress=progress, trunc_tol=tol)
     elif a.method in PHASE_SPACE:
-        res = _phase_space(a, p, t)
+        res = _phase_space(a, p, t, tol)
     else:
         from . import trajectories
 
-        res = trajectories.charge(p, t, **_traj_kw(a))
+        res = trajectories.charge(p, t, trunc_tol=tol, **_traj_kw(a))
+    interrupted = bool(getattr(res, "interrupted", False))
     if a.out:
         from .plotting import plot_charge
 
         res.save(os.path.join(a.out, "charge.h5"))
         plot_charge(res, os.path.join(a.out, "charge.png"))
+    ctx = {"groups": getattr(res, "groups", None), "deterministic": a.method == "mean-field"}
     if a.json:
         doc = {"params": p.to_dict(), "method": a.method, "t": _floats(res.t), "W": _floats(res.W),
                "W_c": _floats(res.W_c), "W_i": _floats(res.W_i), "energy": _floats(res.energy)}
-        if a.method != "exact":
+        if a.method == "exact":
+            doc["n_s"] = _floats(np.einsum("tnn,n->t", res.rho_s, np.arange(p.Ns)).real)
+            doc["n_p"] = _floats(res.n_p)
+        else:
             doc.update(_ensemble_json(res, ("W", "W_c", "W_i", "energy")))
+            for k in ("n_s", "n_s_err", "n_p", "n_p_err"):
+                if getattr(res, k, None) is not None:
+                    doc[k] = _floats(getattr(res, k))
         if a.method in ("positive-p", "wigner"):
             from .phasespace import diverged
 
             doc["diverged"], doc["spiking"], _ = diverged(res)
             g = _error_growth(res)
             doc["n_s_rel_err_end"], doc["n_s_rel_err_max"] = (g[0], g[1]) if g else (None, None)
+            if not g:
+                doc["null_reasons"] = {k: "<n_s> never exceeds 0.1: no relative error"
+                                       for k in ("n_s_rel_err_end", "n_s_rel_err_max")}
         if getattr(a, "step_check_result", None):
             doc["step_check"] = a.step_check_result
-        json.dump(doc, sys.stdout)
-        print()
+        doc["interrupted"] = interrupted
+        doc["truncation"] = getattr(res, "truncation", {}) or {}
+        _print_json(doc, ctx)
     else:
         i_c = int(np.argmax(res.W_c))
         P = res.power
@@ -290,12 +457,12 @@ def _charge(a) -> int:
                else f"{res.ntraj} {unit}, seed {res.seed}")
         print(f"charge ({a.method}, {how}) F={p.F:g} kappa={p.kappa:g} gamma_p={p.gamma_p:g} "
               f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
-        if getattr(res, "interrupted", False):
-            print(f"  interrupted: {res.ntraj} of {a.ntraj} trajectories finished; results are theirs")
+        if interrupted:
+            print(_interrupted_note(res, a.ntraj))
         print(f"  at t={res.t[-1]:g}: W={_pm(res, 'W', -1)}  W_c={_pm(res, 'W_c', -1)}  W_i={_pm(res, 'W_i', -1)}  "
               f"energy={_pm(res, 'energy', -1)}  (units of omega_s)")
         print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
-        print(f"  truncation: max population of top level  signal {res.tail_s.max():.2e}, pump {res.tail_p.max():.2e}")
+        print(_truncation_line(getattr(res, "truncation", None)))
         if a.method in ("positive-p", "wigner"):
             from .phasespace import diverged
 
@@ -311,26 +478,31 @@ def _charge(a) -> int:
                   f"standard error of <n_s>, <a_s^2>, <n_p> = {c['max_ratio']:.2f} -> {verdict}")
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'charge.h5')} and charge.png")
-    return 0
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def _discharge(a) -> int:
-    from . import exact
-
-    _check_step_allowed(a)
-    if a.method in PHASE_SPACE:
-        raise UsageError(f"--method: {a.method} is for charge only; discharge takes exact, jump or homodyne")
+    _applicable(a, a.method)
+    tol = _trunc_tol(a)
     p = _battery(a)
     load = LoadParams(g=a.g, gamma_a=a.gamma_a, omega_s=a.omega_s, omega_a=a.omega_a)
     if not math.isfinite(a.t0) or a.t0 < 0:
         raise ValueError(f"t0 must be finite and >= 0, got {a.t0}")
     t = _grid(a.t_end, a.dt_out)
+    if a.scheduler:
+        resources.check_scheduler(a.scheduler)
+    kw = dict(ntraj=a.ntraj, groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, dt=a.dt) \
+        if a.method in SAMPLED else {}
+    resources.check_discharge(p, load, t, a.t0, a.method, **kw)
     if a.method == "exact":
-        res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None)
+        from . import exact
+
+        res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None, trunc_tol=tol)
     else:
         from . import trajectories
 
-        res = trajectories.discharge(p, load, t, t0=a.t0, **_traj_kw(a))
+        res = trajectories.discharge(p, load, t, t0=a.t0, trunc_tol=tol, **_traj_kw(a))
+    interrupted = bool(getattr(res, "interrupted", False))
     if a.out:
         from .plotting import plot_discharge
 
@@ -342,28 +514,32 @@ def _discharge(a) -> int:
                "kappa_a": _floats(res.kappa_a), "W_s": _floats(res.W_s), "W_a": _floats(res.W_a)}
         if a.method != "exact":
             doc.update(_ensemble_json(res, ("kappa_s", "kappa_a", "W_s", "W_a")))
-        json.dump(doc, sys.stdout)
-        print()
+        doc["interrupted"] = interrupted
+        doc["truncation"] = getattr(res, "truncation", {}) or {}
+        _print_json(doc, {"groups": getattr(res, "groups", None)})
     else:
         i = int(np.argmax(res.kappa_a))
         first = first_max(res.kappa_a)
         print(f"discharge ({a.method}) from t0={a.t0:g}: g={load.g:g} gamma_a={load.gamma_a:g} "
               f"omega_s={load.omega_s:g} omega_a={load.omega_a:g}")
-        if getattr(res, "interrupted", False):
-            print(f"  interrupted: {res.ntraj} of {a.ntraj} trajectories finished; results are theirs")
+        if interrupted:
+            print(_interrupted_note(res, a.ntraj))
         print(f"  battery at t0: kappa_s={_pm(res, 'kappa_s', 0)} (W_s={_pm(res, 'W_s', 0)})")
         print(f"  load: first maximum kappa_a={_pm(res, 'kappa_a', first)} at t-t0={res.t[first]:g};"
               f"  overall max {_pm(res, 'kappa_a', i)} at t-t0={res.t[i]:g}")
+        print(_truncation_line(getattr(res, "truncation", None)))
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'discharge.h5')} and discharge.png")
-    return 0
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+_THRESHOLD_PS = ("samples", "t_steady", "dt", "seed", "n_jobs")
+_THRESHOLD_DEFAULTS = {"samples": 2000, "t_steady": 30.0, "seed": 0, "n_jobs": 1}
 
 
 def _threshold(a) -> int:
     from . import threshold
 
-    p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=max(a.F_max, 0.0), delta=a.delta,
-                      nth_s=a.nth_s, nth_p=a.nth_p, Ns=a.ns, Np=a.np)
     for name, v in (("F_min", a.F_min), ("F_max", a.F_max)):
         if not math.isfinite(v) or v < 0:
             raise UsageError(f"--{name.replace('_', '-')}: must be finite and >= 0, got {v}")
@@ -375,49 +551,123 @@ def _threshold(a) -> int:
     bad = [m for m in methods if m not in threshold.METHODS]
     if bad or not methods:
         raise UsageError(f"--methods: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(threshold.METHODS)}")
-    if a.samples < 5:
-        raise UsageError(f"--samples: needs at least 5, got {a.samples}")
-    if not math.isfinite(a.t_steady) or a.t_steady <= 0:
-        raise UsageError(f"--t-steady: must be finite and > 0, got {a.t_steady}")
+    sampled = [m for m in methods if m in ("positive-p", "wigner")]
+    for dest in _THRESHOLD_PS:
+        if getattr(a, dest) is not None and not sampled:
+            raise UsageError(f"{_opt(dest)}: applies to --methods positive-p / wigner only, not {','.join(methods)}")
+        if getattr(a, dest) is None and dest in _THRESHOLD_DEFAULTS:
+            setattr(a, dest, _THRESHOLD_DEFAULTS[dest])
+    for dest in ("ns", "np", "trunc_tol"):
+        if getattr(a, dest) is not None and "exact" not in methods:
+            raise UsageError(f"{_opt(dest)}: applies to --methods exact only (the Fock-space steady state), "
+                             f"not {','.join(methods)}")
+    d = BatteryParams()
+    p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=max(a.F_max, 0.0), delta=a.delta,
+                      nth_s=a.nth_s, nth_p=a.nth_p, Ns=a.ns if a.ns is not None else d.Ns,
+                      Np=a.np if a.np is not None else d.Np)
+    tol = _trunc_tol(a)
+    if sampled:
+        if a.samples < 5:
+            raise UsageError(f"--samples: needs at least 5, got {a.samples}")
+        if not math.isfinite(a.t_steady) or a.t_steady <= 0:
+            raise UsageError(f"--t-steady: must be finite and > 0, got {a.t_steady}")
+    resources.check_sweep(p, a.F_steps, methods, samples=a.samples or 0, t_steady=a.t_steady or 1.0, dt=a.dt,
+                          n_jobs=a.n_jobs, F_max=a.F_max)
     res = threshold.sweep(p, np.linspace(a.F_min, a.F_max, a.F_steps), methods,
                           progress=False if a.no_progress else None, samples=a.samples, t_steady=a.t_steady,
-                          dt=a.dt, seed=a.seed, n_jobs=a.n_jobs)
+                          dt=a.dt, seed=a.seed, n_jobs=a.n_jobs, trunc_tol=tol)
     res["params"] = {k: v for k, v in p.to_dict().items() if k != "F"}
+    interrupted = bool(res.get("interrupted", False))
     if a.out:
         from .plotting import plot_threshold
 
         with atomic_path(os.path.join(a.out, "threshold.json")) as tmp, open(tmp, "w") as f:
-            json.dump(res, f, indent=1)
+            _dump(res, f, indent=1)
         plot_threshold(res, os.path.join(a.out, "threshold.png"))
     if a.json:
-        json.dump(res, sys.stdout)
-        print()
+        _print_json(res)
     else:
         print(f"threshold sweep F = {a.F_min:g}..{a.F_max:g} ({a.F_steps} points), kappa={p.kappa:g} "
               f"gamma_p={p.gamma_p:g} delta={p.delta:g} Ns={p.Ns} Np={p.Np}")
+        if interrupted:
+            print("  INTERRUPTED: only the pump values listed in the output were computed")
         print(f"  mean-field threshold F_th = {res['F_th_meanfield']:.6g}")
+        reasons = res.get("F_th_quantum_reason", {})
         for m, est in res["F_th_quantum"].items():
-            print(f"  {m}: " + ", ".join(f"{k} {v:.4g}" for k, v in est.items()))
+            parts = []
+            for k, v in est.items():
+                why = (reasons.get(m) or {}).get(k) if isinstance(reasons.get(m), dict) else None
+                parts.append(f"{k} {v:.4g}" if isinstance(v, (int, float)) and math.isfinite(v)
+                             else f"{k} none ({why or 'not found'})")
+            print(f"  {m}: " + ", ".join(parts))
+        tr = res.get("truncation")
+        if isinstance(tr, dict) and "verdict" in tr:
+            print(_truncation_line(tr))
+        elif isinstance(tr, dict) and tr:
+            for m, v in tr.items():
+                verdicts = v if isinstance(v, list) else [v]
+                worst = [x for x in verdicts if isinstance(x, dict) and x.get("verdict") in ("warn", "refused")]
+                print(f"  truncation ({m}): " + (worst[0].get("message", "") if worst else
+                                                 f"ok at all {len(verdicts)} pump values"))
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'threshold.json')} and threshold.png")
-    return 0
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def _reproduce(a) -> int:
     from .paper import RESULTS, reproduce
 
+    if a.trunc_tol is not None:
+        raise UsageError("--trunc-tol: reproduce runs the paper's own truncations and records each figure's "
+                         "truncation verdict; vary the tolerance with charge --trunc-tol")
     only = [x.strip() for x in a.only.split(",") if x.strip()] if a.only else None
     bad = [x for x in only or [] if x not in RESULTS]
     if bad:
         raise UsageError(f"--only: unknown result(s) {', '.join(bad)}; choose from {', '.join(RESULTS)}")
     if a.n_jobs == 0 or a.n_jobs < -1:
         raise UsageError(f"--n-jobs: must be a positive number or -1, got {a.n_jobs}")
+    if a.n_jobs > 0:
+        resources.check_jobs(a.n_jobs)
     summary = reproduce(only, a.out, n_jobs=a.n_jobs, progress=False if a.no_progress else None)
-    print(f"wrote {len(summary)} results, summary.json and REPORT.md to {a.out}")
-    return 0
+    interrupted = isinstance(summary, dict) and bool(summary.get("interrupted", False))
+    n = len(summary.get("results", summary)) if isinstance(summary, dict) else len(summary)
+    print(f"wrote {n} results, summary.json and REPORT.md to {a.out}"
+          + ("  (INTERRUPTED: the unfinished results are marked)" if interrupted else ""))
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------
+# main
+# ------------------------------------------------------------------------------------------
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    """One line per warning, without the Python source line."""
+    text = " ".join(str(message).split())
+    print(f"cimqb-traj: warning: {text}", file=sys.stderr if file is None else file)
+
+
+def _option_of(msg: str) -> str:
+    name = re.split(r"[\s:=]", msg, maxsplit=1)[0]
+    opt = _OPTION.get(name)
+    return f"{opt}: " if opt and not msg.startswith(opt) else ""
+
+
+def _with_option(msg: str) -> str:
+    """``msg`` led by the command-line option of the parameter it names first ("F: ..." becomes
+    "--F: ...", "t_end must be ..." becomes "--t-end: t_end must be ...")."""
+    name, sep, rest = msg.partition(": ")
+    if sep and name in _OPTION:
+        return f"{_OPTION[name]}: {rest}"
+    return _option_of(msg) + msg
+
+
+def _one_line(msg) -> str:
+    return " ".join(str(msg).split())
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit code (module docstring)."""
     parser = build_parser()
     try:
         a = parser.parse_args(argv)
@@ -425,29 +675,36 @@ def main(argv=None) -> int:
             _check_out(a.out)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _showwarning
             from .spin_cli import run as _phase_selection
 
             commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce,
                         "phase-selection": lambda a: _phase_selection(a, UsageError)}
             return commands[a.command](a)
     except UsageError as e:
-        print(f"cimqb-traj: error: {e}", file=sys.stderr)
-        return 2
+        print(f"cimqb-traj: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except Refused as e:  # ResourceError, TruncationError, SamplesError: what would work is in the message
+        msg = _one_line(e)
+        if isinstance(e, TruncationError):
+            prefix = "--ns/--np: "
+        elif isinstance(e, SamplesError):
+            named = _with_option(msg)  # a SamplesError that names no parameter is about the sample count
+            msg, prefix = (named, "") if named != msg else (msg, "--ntraj: ")
+        else:
+            msg, prefix = _with_option(msg), ""
+        print(f"cimqb-traj: error: {prefix}{msg}", file=sys.stderr)
+        return EXIT_REFUSED
     except ValueError as e:
-        msg = str(e)
-        name = msg.split(" ", 1)[0]
-        opt = _OPTION.get(name)
-        print(f"cimqb-traj: error: {opt + ': ' if opt else ''}{msg}", file=sys.stderr)
-        return 2
-    except RuntimeError as e:  # TruncationError and solver failures: one line, no traceback
-        from .exact import TruncationError
-
-        opt = "--ns/--np: " if isinstance(e, TruncationError) else ""
-        print(f"cimqb-traj: error: {opt}{e}", file=sys.stderr)
-        return 2 if opt else 1
-    except KeyboardInterrupt:
-        print("cimqb-traj: interrupted; no output file was left half-written", file=sys.stderr)
-        return 130
+        print(f"cimqb-traj: error: {_with_option(_one_line(e))}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (KeyboardInterrupt, _Interrupted) as e:
+        why = f": {e}" if isinstance(e, _Interrupted) else ""
+        print(f"cimqb-traj: interrupted{why}; no output file was left half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except RuntimeError as e:  # a solver failure on input that passed every check: a bug
+        print(f"cimqb-traj: internal error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -340,11 +340,11 @@ def _load_terms(Ns, p, load) -> dict:
             "nth_s": 2 * p.gamma_s * p.nth_s * (2 * Ns - 1)}
 
 
-def _exact_checks(p, nt: int, t_span: float, engine: str, guard: bool, what: str) -> dict:
+def _exact_checks(p, nt: int, t_span: float, engine: str, guard: bool, what: str, span: str = "t_end") -> dict:
     terms = spectral_bound(p.Ns, p.Np, **_rates(p))
     _check_overflow(terms, f" for {what}")
     if not math.isfinite(t_span):
-        raise ResourceError(f"t_end: the time span {t_span} overflows")
+        raise ResourceError(f"{span}: the time span {t_span} overflows")
     runs = 2.0 if guard else 1.0  # the truncation guard's comparison run at a smaller truncation
 
     def steps_of(v):
@@ -363,7 +363,8 @@ def _exact_checks(p, nt: int, t_span: float, engine: str, guard: bool, what: str
                   "use a smaller truncation or fewer output times")
     steps = steps_of(v)
     _check_steps(steps, f"the exact solver ({what}, t span {t_span:g}, spectral bound "
-                 f"{_num(sum(terms.values()))})", _pname(_blame(steps_of, v, ["t_span", *terms, "Ns", "Np"])),
+                 f"{_num(sum(terms.values()))})",
+                 {"t_span": span}.get(b := _blame(steps_of, v, ["t_span", *terms, "Ns", "Np"]), b),
                  "use a shorter time span, smaller rates or a smaller truncation")
     return {"memory": mem, "steps": steps, "work": steps * _KROWS}
 
@@ -398,7 +399,7 @@ def check_discharge(params, load, t, t0: float, method: str = "exact", **kw) -> 
     ensemble estimate with the load's generator)."""
     if not math.isfinite(t0):
         raise ResourceError(f"t0: the charging time {t0} overflows")
-    est = _exact_checks(params.replace(t_off=None), 2, float(t0), "fast", False, "the charge to t0")
+    est = _exact_checks(params.replace(t_off=None), 2, float(t0), "fast", False, "the charge to t0", span="t0")
     Ns, nt, t_span = params.Ns, len(t), float(t[-1] - t[0])
     terms = _load_terms(Ns, params, load)
     rho = _check_overflow(terms, " of the discharge")

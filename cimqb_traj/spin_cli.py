@@ -1,39 +1,59 @@
-"""``cimqb-traj phase-selection``: single-shot spin statistics over seeds eps and pumps F (``spin``)."""
+"""``cimqb-traj phase-selection``: single-shot spin statistics over seeds eps and pumps F (``spin``).
+
+The sweep runs every (method, eps, F) point in turn.  Ctrl-C stops it at the point it
+interrupts: that point keeps the shots that finished (``spin.phase_selection`` returns them with
+``interrupted``), every later point is marked ``"not run"`` (its numbers null), the JSON carries
+``interrupted`` and a per-point ``status`` and ``shots``, no plot is drawn, and the command exits
+130 (``cli`` module docstring).
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
 import math
 import os
-import sys
 
 import numpy as np
 
 from .params import BatteryParams
 from .results import atomic_path
 
+SAMPLED = ("homodyne", "wigner", "positive-p")
+FOCK = ("exact", "homodyne")  # the methods that integrate in a Fock space (--ns, --np, --trunc-tol)
+# option dest -> methods it applies to (refused when none of the chosen methods uses it)
+_APPLIES = {"ntraj": SAMPLED, "seed": SAMPLED, "n_jobs": SAMPLED, "dt": SAMPLED, "ns": FOCK, "np": FOCK,
+            "trunc_tol": FOCK}
+_DEFAULTS = {"ntraj": 500, "seed": 0, "n_jobs": 1}
+_KEYS = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "undecided", "W_single_shot",
+         "W_single_shot_err", "W_ensemble", "W_ensemble_err", "p_plus_quadrature", "p_plus_quadrature_err")
 
-def add_parser(sub, real) -> None:
+
+def add_parser(sub, real, epilog: str = "") -> None:
+    from .truncation import TRUNC_TOL
+
     d = BatteryParams()
-    p = sub.add_parser("phase-selection", help="single-shot spin: P(+1), decision times, single-shot work")
+    p = sub.add_parser("phase-selection", help="single-shot spin: P(+1), decision times, single-shot work",
+                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model (defaults are the paper's)")
     for opt, attr in (("--kappa", "kappa"), ("--gamma-s", "gamma_s"), ("--gamma-p", "gamma_p")):
         g.add_argument(opt, type=real, default=getattr(d, attr), help=f"({getattr(d, attr):g})")
     g.add_argument("--eps", default="0", help="comma-separated coherent seeds eps (0)")
     g.add_argument("--F", default=f"{d.F:g}", help=f"comma-separated pump amplitudes ({d.F:g})")
     g.add_argument("--t-ramp", type=real, default=None, help="pump ramp duration (none)")
-    g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension, exact/homodyne ({d.Ns})")
-    g.add_argument("--np", type=int, default=d.Np, help=f"pump Fock dimension, exact/homodyne ({d.Np})")
+    g.add_argument("--ns", type=int, default=None, help=f"signal Fock dimension, exact/homodyne only ({d.Ns})")
+    g.add_argument("--np", type=int, default=None, help=f"pump Fock dimension, exact/homodyne only ({d.Np})")
     r = p.add_argument_group("run")
     r.add_argument("--method", default="homodyne",
                    help="comma-separated: homodyne, wigner, positive-p, exact, mean-field (homodyne)")
     r.add_argument("--t-end", type=real, default=20.0, help="time at which the spin is read, 1/gamma_s (20)")
     r.add_argument("--dt-out", type=real, default=0.1, help="output step of the paths (0.1)")
     r.add_argument("--frac", type=real, default=0.5, help="decision level: fraction of the mean-field amplitude (0.5)")
-    r.add_argument("--ntraj", type=int, default=500, help="shots per (eps, F) and method (500)")
-    r.add_argument("--seed", type=int, default=0, help="seed (0)")
-    r.add_argument("--n-jobs", type=int, default=1, help="parallel workers (1)")
+    r.add_argument("--ntraj", type=int, default=None, help="homodyne/wigner/positive-p: shots per (eps, F) (500)")
+    r.add_argument("--seed", type=int, default=None, help="homodyne/wigner/positive-p: seed (0)")
+    r.add_argument("--n-jobs", type=int, default=None, help="homodyne/wigner/positive-p: parallel workers (1)")
     r.add_argument("--dt", type=real, default=None, help="time step of homodyne / wigner / positive-p (method default)")
+    r.add_argument("--trunc-tol", type=real, default=None,
+                   help=f"exact/homodyne: truncation guard tolerance, 0 disables it ({TRUNC_TOL:g})")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write phase_selection.json and plots into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,8 +69,20 @@ def _floats(text: str, name: str, UsageError) -> list:
     return v
 
 
+def _check(a, methods, UsageError) -> None:
+    for dest, applies in _APPLIES.items():
+        if getattr(a, dest) is not None and not any(m in applies for m in methods):
+            raise UsageError(f"--{dest.replace('_', '-')}: applies to --method {'/'.join(applies)} only, "
+                             f"not {','.join(methods)}")
+        if getattr(a, dest) is None and dest in _DEFAULTS:
+            setattr(a, dest, _DEFAULTS[dest])
+
+
 def run(a, UsageError) -> int:
+    from . import resources
+    from .cli import EXIT_INTERRUPTED, EXIT_OK, _dump, _print_json
     from .spin import METHODS, phase_selection
+    from .truncation import TRUNC_TOL, check_tol
 
     eps = _floats(a.eps, "--eps", UsageError)
     Fs = _floats(a.F, "--F", UsageError)
@@ -58,53 +90,98 @@ def run(a, UsageError) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise UsageError(f"--method: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
-    if a.ntraj < 2:
+    _check(a, methods, UsageError)
+    if any(m in SAMPLED for m in methods) and a.ntraj < 2:
         raise UsageError(f"--ntraj: needs at least 2, got {a.ntraj}")
-    base = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, Ns=a.ns, Np=a.np, t_ramp=a.t_ramp)
+    tol = TRUNC_TOL if a.trunc_tol is None else check_tol(a.trunc_tol)
+    d = BatteryParams()
+    base = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, Ns=a.ns or d.Ns, Np=a.np or d.Np,
+                         t_ramp=a.t_ramp)
+    for f in Fs:  # resources of the most demanding point, before anything runs
+        resources.check_phase_selection(base.replace(F=f, eps=max(eps, key=abs)), methods, ntraj=a.ntraj,
+                                        t_end=a.t_end, dt_out=a.dt_out, dt=a.dt, n_jobs=a.n_jobs)
     opts = {} if a.dt is None else {"dt": a.dt}
     grid = [(e, f) for f in Fs for e in eps]
     doc = {"eps": [e for e, _ in grid], "F": [f for _, f in grid], "t_end": a.t_end, "frac": a.frac,
-           "methods": methods, "params": base.to_dict()}
-    keys = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "undecided", "W_single_shot",
-            "W_single_shot_err", "W_ensemble", "W_ensemble_err", "p_plus_quadrature", "p_plus_quadrature_err")
-    for k in keys:
+           "methods": methods, "params": base.to_dict(), "ntraj": a.ntraj, "interrupted": False}
+    for k in _KEYS + ("decision_times", "status", "shots", "truncation"):
         doc[k] = {m: [] for m in methods}
-    doc["decision_times"] = {m: [] for m in methods}
     paths = {}
+    stop = False
     for m in methods:
         for e, f in grid:
-            res = phase_selection(base.replace(eps=e, F=f), m, ntraj=a.ntraj, seed=a.seed, t_end=a.t_end,
-                                  dt_out=a.dt_out, frac=a.frac, n_jobs=a.n_jobs,
-                                  progress=False if a.no_progress else None,
-                                  **(opts if m in ("homodyne", "wigner", "positive-p") else {}))
-            d = res.to_dict()
-            for k in keys:
-                doc[k][m].append(d[k])
+            if stop:
+                _fill(doc, m, "not run")
+                continue
+            try:
+                res = phase_selection(base.replace(eps=e, F=f), m, ntraj=a.ntraj, seed=a.seed, t_end=a.t_end,
+                                      dt_out=a.dt_out, frac=a.frac, n_jobs=a.n_jobs,
+                                      progress=False if a.no_progress else None, trunc_tol=tol,
+                                      **(opts if m in SAMPLED else {}))
+            except KeyboardInterrupt:  # nothing of this point finished
+                stop = doc["interrupted"] = True
+                doc["interrupted_at"] = {"method": m, "eps": e, "F": f}
+                _fill(doc, m, "interrupted (nothing finished)")
+                continue
+            dct = res.to_dict()
+            for k in _KEYS:
+                doc[k][m].append(dct[k])
             dts = res.decision_times
             doc["decision_times"][m].append(None if dts is None else [float(x) for x in dts if np.isfinite(x)])
+            doc["shots"][m].append(res.shots)
+            doc["truncation"][m].append(getattr(res, "truncation", None) or {})
+            if getattr(res, "interrupted", False):
+                stop = doc["interrupted"] = True
+                doc["interrupted_at"] = {"method": m, "eps": e, "F": f}
+                doc["status"][m].append(f"interrupted ({res.shots} of {a.ntraj} shots)")
+            else:
+                doc["status"][m].append("done")
             if res.x_paths is not None and m == "homodyne" and (e, f) == grid[-1]:
                 paths[m] = (res.t, res.x_paths)
     if a.out:
-        from .plotting import plot_phase_selection
-
         with atomic_path(os.path.join(a.out, "phase_selection.json")) as tmp, open(tmp, "w") as fh:
-            json.dump(doc, fh)
-        plot_phase_selection(doc, paths, os.path.join(a.out, "phase_selection.png"))
+            _dump(doc, fh)
+        if not doc["interrupted"]:
+            from .plotting import plot_phase_selection
+
+            plot_phase_selection(doc, paths, os.path.join(a.out, "phase_selection.png"))
     if a.json:
-        json.dump({k: v for k, v in doc.items() if k != "decision_times"}, sys.stdout)
-        print()
+        _print_json({k: v for k, v in doc.items() if k != "decision_times"})
     else:
-        print(f"phase selection, kappa={a.kappa:g} gamma_p={a.gamma_p:g}, spin read at t={a.t_end:g}, {a.ntraj} shots")
+        shots = f"{a.ntraj} shots" if any(m in SAMPLED for m in methods) else "no shots"
+        print(f"phase selection, kappa={a.kappa:g} gamma_p={a.gamma_p:g}, spin read at t={a.t_end:g}, {shots}")
+        if doc["interrupted"]:
+            at = doc["interrupted_at"]
+            print(f"  INTERRUPTED at {at['method']} eps={at['eps']:g} F={at['F']:g}; later points not run")
         for m in methods:
             for i, (e, f) in enumerate(grid):
+                status = doc["status"][m][i]
+                line = f"  {m:10s} eps={e:<7g} F={f:<6g}"
+                if doc["p_plus"][m][i] is None:
+                    print(f"{line} {status}")
+                    continue
                 lo, hi = doc["p_plus_ci"][m][i]
-                line = f"  {m:10s} eps={e:<7g} F={f:<6g} P(+1)={doc['p_plus'][m][i]:.4f} [{lo:.4f}, {hi:.4f}]"
+                line += f" P(+1)={doc['p_plus'][m][i]:.4f} [{lo:.4f}, {hi:.4f}]"
                 if doc["decision_time_median"][m][i] is not None:
                     line += f"  median decision time {doc['decision_time_median'][m][i]:.2f}"
                 if doc["W_single_shot"][m][i] is not None:
                     line += (f"  W single shot {doc['W_single_shot'][m][i]:.3f} +- {doc['W_single_shot_err'][m][i]:.3f}"
                              f" vs ensemble {doc['W_ensemble'][m][i]:.3f} +- {doc['W_ensemble_err'][m][i]:.3f}")
+                if status != "done":
+                    line += f"  [{status}]"
+                tr = doc["truncation"][m][i]
+                if tr and tr.get("verdict") in ("warn", "refused"):
+                    line += f"  [truncation {tr['verdict']}: {tr.get('message', '')}]"
                 print(line)
         if a.out:
-            print(f"  wrote {os.path.join(a.out, 'phase_selection.json')} and phase_selection.png")
-    return 0
+            print(f"  wrote {os.path.join(a.out, 'phase_selection.json')}"
+                  + ("" if doc["interrupted"] else " and phase_selection.png"))
+    return EXIT_INTERRUPTED if doc["interrupted"] else EXIT_OK
+
+
+def _fill(doc: dict, m: str, status: str) -> None:
+    """A point without results: null numbers and its status."""
+    for k in _KEYS + ("decision_times", "shots"):
+        doc[k][m].append(None)
+    doc["truncation"][m].append({})
+    doc["status"][m].append(status)
