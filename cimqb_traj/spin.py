@@ -251,7 +251,10 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
         return res
     from .phasespace import method as ps_method
 
-    r = run(ps_method(method, paths=True, **options), charge_problem(params.replace(Ns=2, Np=2), t), ntraj, seed, **kw)
+    # the spin is read from the untruncated amplitudes; the reduction's Fock estimate (at Ns = Np = 2,
+    # only to keep it cheap) is not used, so its guard is off
+    r = run(ps_method(method, paths=True, trunc_tol=0, **options), charge_problem(params.replace(Ns=2, Np=2), t),
+            ntraj, seed, **kw)
     recs = [d for d in r.records if "alpha_s" in d]
     a = np.concatenate([d["alpha_s"] for d in recs])
     extra = {}
