@@ -1,68 +1,172 @@
-"""On-disk cache of exact runs, keyed by parameters, output grid, options and package version.
+"""On-disk cache of exact runs, keyed on the request and on the code that computes it.
 
-A rerun of the reproduction loads every run from here instead of integrating again.  The
-cache directory is ``$CIMQB_TRAJ_CACHE`` or ``~/.cache/cimqb_traj``; delete it to start afresh.
+A rerun of the reproduction loads every run from here instead of integrating again.  The cache
+directory is ``$CIMQB_TRAJ_CACHE`` or ``~/.cache/cimqb_traj``; delete it to start afresh.
+
+Key.  The request -- kind of run, parameters, output grid (sha256 of its float64 bytes), options
+(e.g. ``trunc_tol``; for a discharge the load, t0 and the sha256 of the initial signal state) --
+together with :func:`solver_hash`, a sha256 of the source files of every module that shapes the
+numbers (:data:`SOLVER_FILES`), and the versions of the numerical libraries they call.  Editing
+the solver therefore invalidates every entry; the package version does not enter (it stayed
+0.1.0 through many solver changes).
+
+Use.  A file is returned only when it loads, its stored request (HDF5 attribute
+``cache_request``) equals this request, and the result's own parameters and grid (for a
+discharge: load and t0) equal the requested ones; otherwise it is recomputed and replaced
+atomically (``results.atomic_path``: a reader never sees half a file).  A loaded result's stored
+truncation verdict is enforced again (``truncation.enforce``), so a cached run warns exactly as a
+fresh one does.  A cache directory that cannot be created or written gives one
+:class:`CacheWarning` per directory and the result uncached.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import importlib.resources
 import json
 import os
+import warnings
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from .. import __version__, exact
-from ..results import load
+from .. import exact
+from ..results import atomic_path, load
+from ..truncation import enforce
 
-__all__ = ["cache_dir", "cached_charge", "cached_steady_state", "cached_discharge"]
+__all__ = ["CacheWarning", "SOLVER_FILES", "cache_dir", "solver_hash", "request", "cached_charge",
+           "cached_steady_state", "cached_discharge"]
+
+#: Package modules whose source determines a cached result (the solvers, the model and its
+#: parameters, the ergotropy, the truncation verdict, and the file format).
+SOLVER_FILES = ("exact.py", "_lindblad_kernel.py", "steady.py", "model.py", "params.py", "ergotropy.py",
+                "truncation.py", "results.py")
+#: Libraries whose version can move the numbers (qutip.mesolve, scipy's sparse solvers, numba).
+LIBRARIES = ("numpy", "scipy", "qutip", "numba")
+
+_WARNED: set = set()  # cache directories already warned about (one warning per directory)
+
+
+class CacheWarning(UserWarning):
+    """The cache directory cannot be written: results are computed but not cached."""
 
 
 def cache_dir() -> Path:
+    """``$CIMQB_TRAJ_CACHE`` or ``~/.cache/cimqb_traj`` (created if possible; see the module docstring)."""
     d = Path(os.environ.get("CIMQB_TRAJ_CACHE", Path.home() / ".cache" / "cimqb_traj"))
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # reported once, when a result cannot be stored
     return d
 
 
-def _key(kind: str, params, t, **options) -> str:
-    blob = json.dumps(
-        {"kind": kind, "version": __version__, "params": params.to_dict(), "options": options,
-         "t": hashlib.sha256(np.ascontiguousarray(t, dtype=float).tobytes()).hexdigest()},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+@functools.lru_cache(maxsize=None)
+def solver_hash() -> str:
+    """sha256 over the bytes of :data:`SOLVER_FILES` and the versions of :data:`LIBRARIES`.
 
-
-def _cached(kind, params, t, compute, **options):
-    path = cache_dir() / f"{kind}-{_key(kind, params, t, **options)}.h5"
-    if path.exists():
+    The files are read with ``importlib.resources`` rather than ``inspect.getsource``: it hashes
+    the exact bytes of the installed files (comments and docstrings included, so any edit
+    invalidates: conservative), needs no import of the modules and no ``linecache``, and works
+    for any installed layout.  Computed once per process, for the code this process runs.
+    """
+    h = hashlib.sha256()
+    root = importlib.resources.files("cimqb_traj")
+    for name in SOLVER_FILES:
+        h.update(name.encode() + b"\0" + root.joinpath(name).read_bytes() + b"\0")
+    for lib in LIBRARIES:
         try:
-            return load(path)
-        except (OSError, KeyError):  # a foreign or damaged file: recompute and overwrite
-            pass
+            version = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        h.update(f"{lib}={version}\0".encode())
+    return h.hexdigest()
+
+
+def _sha(a) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def request(kind: str, params, t, **options) -> str:
+    """The canonical JSON text of a request (what the key hashes and the file stores)."""
+    t = np.ascontiguousarray(t, dtype=float)
+    return json.dumps({"kind": kind, "solver": solver_hash(), "params": params.to_dict(), "options": options,
+                       "t_sha256": _sha(t), "t_len": int(t.size)}, sort_keys=True, default=repr)
+
+
+def _path(kind: str, req: str) -> Path:
+    return cache_dir() / f"{kind}-{hashlib.sha256(req.encode()).hexdigest()[:32]}.h5"
+
+
+def _read(path: Path, req: str, matches):
+    """The cached result at ``path`` if it is this request's, else None (missing, damaged, foreign)."""
+    if not path.is_file():
+        return None
+    try:
+        with h5py.File(path, "r") as h5:
+            if h5.attrs.get("cache_request") != req:
+                return None
+        res = load(path)
+        return res if matches(res) else None
+    except Exception:  # noqa: BLE001 - any unreadable or foreign file is a miss, recomputed below
+        return None
+
+
+def _store(path: Path, res, req: str) -> None:
+    """Write ``res`` with its request atomically; warn once per directory if that is impossible."""
+    try:
+        with atomic_path(path) as tmp:
+            res.save(tmp)
+            with h5py.File(tmp, "a") as h5:
+                h5.attrs["cache_request"] = req
+    except OSError as e:
+        d = str(path.parent)
+        if d not in _WARNED:
+            _WARNED.add(d)
+            warnings.warn(f"cache directory {d} is not writable ({e.strerror or e}); computing without "
+                          "caching (set CIMQB_TRAJ_CACHE to a writable folder)", CacheWarning, stacklevel=4)
+
+
+def _cached(kind, params, t, compute, matches, **options):
+    req = request(kind, params, t, **options)
+    path = _path(kind, req)
+    res = _read(path, req, matches)
+    if res is not None:
+        enforce(res.truncation, res)  # a cached run warns (or refuses) as a fresh one would
+        return res
     res = compute()
-    res.save(path)
+    _store(path, res, req)
     return res
+
+
+def _same(params, t):
+    return lambda r: r.params == params and r.t.shape == t.shape and np.array_equal(r.t, t)
 
 
 def cached_charge(params, t, **options):
     """``exact.charge`` through the cache (options are passed on and are part of the key)."""
     t = np.asarray(t, dtype=float)
-    return _cached("charge", params, t, lambda: exact.charge(params, t, progress=False, **options), **options)
+    return _cached("charge", params, t, lambda: exact.charge(params, t, progress=False, **options),
+                   _same(params, t), **options)
 
 
 def cached_steady_state(params, **options):
-    return _cached("steady", params, np.array([np.inf]), lambda: exact.steady_state(params, **options), **options)
+    """``exact.steady_state`` through the cache (a one-point result at t = inf)."""
+    t = np.array([np.inf])
+    return _cached("steady", params, t, lambda: exact.steady_state(params, **options), _same(params, t), **options)
 
 
 def cached_discharge(params, load, t, *, t0, source):
     """``exact.discharge`` from the signal state of the (cached) run ``source`` at ``t0``.
 
-    The key holds the charging run's parameters and grid, so the same source state always
-    maps to the same entry.
+    The key holds the initial signal state itself (sha256 of its bytes), the load and t0.
     """
     t = np.asarray(t, dtype=float)
-    rho_s0 = source.rho_s[int(np.argmin(abs(source.t - t0)))]
+    rho_s0 = np.ascontiguousarray(source.rho_s[int(np.argmin(abs(source.t - t0)))], dtype=complex)
+    same = _same(params, t)
     return _cached("discharge", params, t, lambda: exact.discharge(params, load, t, t0=t0, rho_s0=rho_s0),
-                   load=load.to_dict(), t0=t0, source_t=_key("grid", source.params, source.t))
+                   lambda r: same(r) and r.load == load and r.t0 == float(t0),
+                   load=load.to_dict(), t0=float(t0), rho_s0_sha256=_sha(rho_s0))
