@@ -1,6 +1,6 @@
 """Reproduction of the paper's figures and numbers (``cimqb-traj reproduce``)."""
 
 from .figures import PAPER, RESULTS
-from .reproduce import reproduce
+from .reproduce import ReproductionInterrupted, reproduce
 
-__all__ = ["reproduce", "RESULTS", "PAPER"]
+__all__ = ["reproduce", "ReproductionInterrupted", "RESULTS", "PAPER"]

@@ -4,6 +4,12 @@ All exact runs the requested results need are collected, de-duplicated and compu
 parallel (joblib, one process per core) into the on-disk cache; then each result is evaluated,
 plotted (PNG and PDF), its data written (HDF5), and ``summary.json`` and ``REPORT.md`` are
 written.  Output files are written atomically.
+
+Interrupts (Ctrl-C).  The finished work is kept and marked: exact runs already computed stay in
+the cache (each entry is written atomically), every result whose figure and data were written
+stays, and ``summary.json`` (key ``"interrupted"``) and ``REPORT.md`` (a banner) are written for
+the finished results and name what did not run.  Then :class:`ReproductionInterrupted`, a
+``KeyboardInterrupt``, is raised again, so the command line exits with 130, never 0.
 """
 
 from __future__ import annotations
@@ -18,10 +24,20 @@ from tqdm.auto import tqdm
 from ..results import atomic_path
 from .figures import PAPER, RESULTS, compute, runs
 
-__all__ = ["reproduce", "SUMMARY_KEYS"]
+__all__ = ["reproduce", "ReproductionInterrupted", "SUMMARY_KEYS"]
 
 #: result name -> key in summary.json (the issue's names)
 SUMMARY_KEYS = {"fig2": "fig2b", "fig6": "fig6b", "fig7": "fig7b"}
+
+
+class ReproductionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`reproduce`: ``.summary`` holds the finished results (and the
+    ``"interrupted"`` block written to summary.json), ``.out`` the output folder."""
+
+    def __init__(self, summary: dict, out: str):
+        super().__init__(f"interrupted; {len(summary) - 1} finished result(s) kept in {out}, "
+                         "marked 'interrupted' in summary.json and REPORT.md")
+        self.summary, self.out = summary, out
 
 
 def _plot(name, panels, out):
@@ -78,7 +94,14 @@ def _rows(summary):
 
 
 def _report(summary) -> str:
-    lines = ["# Reproduction of the paper's numbers", "",
+    lines = ["# Reproduction of the paper's numbers", ""]
+    stop = summary.get("interrupted")
+    if stop:
+        lines += [f"**INTERRUPTED** (Ctrl-C during the {stop['stage']}): this report covers only "
+                  f"{', '.join(stop['completed']) or 'no result'}; not completed: {', '.join(stop['not_completed'])} "
+                  f"({stop['exact_runs_done']} of {stop['exact_runs_total']} exact runs finished and cached). "
+                  "Files of the results not completed, where present, do not belong to this report.", ""]
+    lines += [
              "Every value in 'ours' is computed from the model by `cimqb-traj reproduce`; fit windows and",
              "definitions are in `summary.json`.", "",
              "| result | quantity | paper | ours | rel. diff | verdict |", "|---|---|---|---|---|---|"]
@@ -109,8 +132,20 @@ def _report(summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_summary(summary, out):
+    with atomic_path(os.path.join(out, "summary.json")) as tmp, open(tmp, "w") as f:
+        json.dump(summary, f, indent=1)
+    with atomic_path(os.path.join(out, "REPORT.md")) as tmp, open(tmp, "w") as f:
+        f.write(_report(summary))
+
+
 def reproduce(only=None, out: str = "reproduction", n_jobs: int = -1, progress: bool | None = None) -> dict:
-    """Run the requested results (default: all) and write figures, data, summary and report."""
+    """Run the requested results (default: all) and write figures, data, summary and report.
+
+    Returns the summary (also written to ``summary.json``).  Raises
+    :class:`ReproductionInterrupted` (a ``KeyboardInterrupt``) on Ctrl-C, after writing the finished
+    results and a summary and report marked ``interrupted`` (module docstring).
+    """
     names = list(RESULTS) if not only else list(only)
     unknown = [n for n in names if n not in RESULTS]
     if unknown:
@@ -122,17 +157,23 @@ def reproduce(only=None, out: str = "reproduction", n_jobs: int = -1, progress: 
             todo[repr((r[0], r[1], None if r[2] is None else tuple(r[2]), sorted(r[3].items())))] = r
     # Expensive runs first so that the pool is never left waiting on one long straggler.
     order = sorted(todo.values(), key=lambda r: -r[1].Ns * r[1].Np * r[1].gamma_p)
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(compute)(r) for r in order)
-    for _ in tqdm(jobs, total=len(order), desc="exact runs", disable=progress is False if progress is not None else None):
-        pass
-    summary = {}
-    for n in tqdm(names, desc="results", disable=progress is False if progress is not None else None):
-        s, panels = RESULTS[n]()
-        summary[SUMMARY_KEYS.get(n, n)] = s
-        _plot(n, panels, out)
-        _write_data(n, s, panels, out)
-    with atomic_path(os.path.join(out, "summary.json")) as tmp, open(tmp, "w") as f:
-        json.dump(summary, f, indent=1)
-    with atomic_path(os.path.join(out, "REPORT.md")) as tmp, open(tmp, "w") as f:
-        f.write(_report(summary))
+    quiet = progress is False if progress is not None else None
+    summary, done, stage, finished = {}, [], "exact runs", 0
+    try:
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(compute)(r) for r in order)
+        for _ in tqdm(jobs, total=len(order), desc="exact runs", disable=quiet):
+            finished += 1
+        stage = "results"
+        for n in tqdm(names, desc="results", disable=quiet):
+            s, panels = RESULTS[n]()
+            _plot(n, panels, out)
+            _write_data(n, s, panels, out)
+            summary[SUMMARY_KEYS.get(n, n)] = s  # only once all its files are written
+            done.append(n)
+    except KeyboardInterrupt:
+        summary["interrupted"] = {"stage": stage, "completed": done, "not_completed": [n for n in names if n not in done],
+                                  "exact_runs_done": finished, "exact_runs_total": len(order)}
+        _write_summary(summary, out)
+        raise ReproductionInterrupted(summary, out) from None
+    _write_summary(summary, out)
     return summary
