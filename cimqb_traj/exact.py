@@ -70,11 +70,28 @@ def _initial_state(p: BatteryParams, rho0) -> np.ndarray:
         rho = np.zeros((D, D), complex)
         rho[0, 0] = 1.0
     else:
-        rho = as_array(rho0)
+        rho = as_array(rho0).astype(complex)
         if rho.shape != (D, D):
             raise ValueError(f"rho0 must have shape ({D}, {D}) for Ns={p.Ns}, Np={p.Np}, got {rho.shape}")
-        rho = 0.5 * (rho + rho.conj().T)  # the fast kernel relies on exact Hermiticity
+        _check_state(rho, "rho0")
+        rho = 0.5 * (rho + rho.conj().T)  # the fast kernel relies on exact Hermiticity (rounding only)
     return rho.reshape(p.Ns, p.Np, p.Ns, p.Np)
+
+
+def _check_state(rho: np.ndarray, name: str, tol: float = 1e-10) -> None:
+    """Refuse anything but a density matrix: finite, Hermitian, unit trace, eigenvalues >= 0
+    (each to ``tol``, rounding only).  A non-Hermitian input is not silently symmetrised."""
+    if not np.all(np.isfinite(rho)):
+        raise ValueError(f"{name} must be finite")
+    dev = float(np.abs(rho - rho.conj().T).max())
+    if dev > tol:
+        raise ValueError(f"{name} must be Hermitian (largest |rho - rho^dag| = {dev:.2g})")
+    tr = float(np.trace(rho).real)
+    if abs(tr - 1.0) > 1e-8:
+        raise ValueError(f"{name} must have unit trace, got {tr:.10g}")
+    low = float(np.linalg.eigvalsh(0.5 * (rho + rho.conj().T))[0])
+    if low < -tol:
+        raise ValueError(f"{name} must be positive semi-definite (smallest eigenvalue {low:.2g})")
 
 
 def _is_parity_block(rho4: np.ndarray) -> bool:
@@ -381,7 +398,10 @@ def _discharge_checked(params, load, t, t0, rho_s0, rtol, atol, progress, tol):
         compared = None if small is None else (
             f"the battery charged at Ns={small.Ns}, Np={small.Np} and discharged at Ns={small.Ns}")
     else:
-        rho_s0, charge_v = as_array(rho_s0), None
+        rho_s0, charge_v = as_array(rho_s0).astype(complex), None
+        if rho_s0.ndim != 2 or rho_s0.shape[0] != rho_s0.shape[1] or rho_s0.shape[0] < 2:
+            raise ValueError(f"rho_s0 must be a square matrix of size >= 2, got shape {rho_s0.shape}")
+        _check_state(rho_s0, "rho_s0")
         ns = trunc.smaller(rho_s0.shape[0])
         compared = None if ns is None else f"the given rho_s0 cut to Ns={ns}"
         rho_small = _cut(rho_s0, (ns,)) if tol and ns is not None else None
