@@ -196,10 +196,8 @@ def test_positive_p_moments_below_threshold(below_pp, below_ref):
     _within(mo["a2"][0].imag, _a2(ref.rho_s).imag, mo["a2"][1].imag, "Im <a_s^2>")
     # parity: <a_s> = 0 exactly in the ensemble; each sample has <a_s> != 0
     _within(mo["a"][0].real, 0 * T, mo["a"][1].real, "Re <a_s>")
-    # the same moments from the estimated Fock matrices (levels < Ns and < Np)
-    Ns, Np = BELOW.Ns, BELOW.Np
-    n_s_ref = np.einsum("tii,i->t", ref.rho_s[:, :Ns, :Ns], np.arange(Ns)).real
-    _within(res.n_s, n_s_ref, res.n_s_err, "n_s (Fock)")
+    # the reported n_s, n_p are these sample moments (untruncated, normal order), not the cut estimate's
+    assert np.array_equal(res.n_s, mo["a_dag_a"][0].real) and np.array_equal(res.n_p, mo["n_p"][0].real)
     # quadrature density: P''(0)/P(0) from the exact kernel estimator against <x|rho_s|x>
     b, be = bimodality(res)
     ref_b = [threshold.bimodality(r) for r in ref.rho_s]
@@ -233,11 +231,8 @@ def test_wigner_below_threshold():
     _within(mo["a_dag_a"][0].real, ref.energy, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
     _within(mo["n_p"][0].real, ref.n_p, mo["n_p"][1].real, "<n_p>")
     _within(mo["a2"][0].real, _a2(ref.rho_s).real, mo["a2"][1].real, "Re <a_s^2>")
-    Ns = WEAK.Ns
-    block = ref.rho_s[:, :Ns, :Ns]
-    _within(np.diagonal(res.rho_s, axis1=1, axis2=2).real, np.diagonal(block, axis1=1, axis2=2).real,
-            np.diagonal(res.rho_s_err, axis1=1, axis2=2).real, "rho_s diagonal")
-    _within(res.rho_s.real, block.real, res.rho_s_err.real, "Re rho_s")
+    # (rho_s is now the projected state over the resolved Fock range, not the raw Weyl-symbol
+    # estimate; the estimator itself: test_wigner_fock_estimator_on_exact_samples)
     # P''(0)/P(0) of the kernel-smoothed density: the exact P(x) convolved with N(0, sigma^2)
     from cimqb_traj.phasespace._sde import _KDE_SIGMA
 
@@ -250,8 +245,8 @@ def test_wigner_below_threshold():
         k2 = (x**2 / _KDE_SIGMA**2 - 1) / _KDE_SIGMA**2 * k  # second derivative of the kernel at 0 - x
         ref_b.append(np.trapezoid(P * k2, x) / np.trapezoid(P * k, x))
     _within(b, ref_b, be, "P''(0)/P(0), smoothed")
-    # the Wigner Fock estimate is exactly Hermitian
-    assert np.array_equal(res.rho_s, np.swapaxes(res.rho_s, 1, 2).conj())
+    # the reported rho_s is the projected state: Hermitian up to eigh's rounding
+    assert np.allclose(res.rho_s, np.swapaxes(res.rho_s, 1, 2).conj(), atol=1e-13)
 
 
 # --- 3. exactly solvable linear cases (kappa = 0): coherent decay, drive, detuning, thermal baths ---
@@ -324,9 +319,10 @@ def test_linear_thermal_exact(method):
         ref = a**2 if k == "a2" else a
         _within(mo[k][0].real, ref.real, mo[k][1].real, f"Re <{k}>")
         _within(mo[k][0].imag, ref.imag, mo[k][1].imag, f"Im <{k}>")
-    _within(res.rho_s.real, rs.real, res.rho_s_err.real, "Re rho_s")
-    _within(res.rho_s.imag, rs.imag, res.rho_s_err.imag, "Im rho_s")
-    _within(res.n_p, np.einsum("tii,i->t", ro, np.arange(p.Np)).real, res.n_p_err, "n_p (Fock)")
+    if method is PositiveP:  # Wigner: every element has O(1) variance, its resolved range is cut short
+        _within(res.rho_s.real, rs.real, res.rho_s_err.real, "Re rho_s")
+        _within(res.rho_s.imag, rs.imag, res.rho_s_err.imag, "Im rho_s")
+    _within(res.n_p, np.abs(b) ** 2 + npump, res.n_p_err, "n_p (samples, untruncated)")
 
 
 def test_wigner_fock_estimator_on_exact_samples():
@@ -525,8 +521,8 @@ def test_step_check_flags_a_coarse_step():
     from cimqb_traj.phasespace import step_check
 
     prob = charge_problem(BatteryParams(Ns=8, Np=7, F=1.0, kappa=0.5, gamma_p=16.0), np.linspace(0, 2, 5))
-    coarse = step_check(PositiveP(dt=0.05), prob, 4000, 3, groups=20, progress=False)
-    fine = step_check(PositiveP(dt=0.005), prob, 4000, 3, groups=20, progress=False)
+    coarse = step_check(PositiveP(dt=0.05, trunc_tol=0), prob, 4000, 3, groups=20, progress=False)  # moments only
+    fine = step_check(PositiveP(dt=0.005, trunc_tol=0), prob, 4000, 3, groups=20, progress=False)
     assert not coarse["converged"] and coarse["max_ratio"] > 1
     assert fine["converged"] and fine["max_ratio"] < 0.25
     # the coarse run of the check is a run at dt; the fine one takes twice the steps
@@ -547,7 +543,7 @@ def test_weak_order_two():
     from cimqb_traj.phasespace import step_check
 
     prob = charge_problem(BatteryParams(Ns=4, Np=3, F=0.5, kappa=0.5, gamma_p=4.0), [0.0, 1.6])
-    d = [step_check(Wigner(dt=h), prob, 64000, 3, progress=False)["diff"]["a_dag_a"][1] for h in (0.2, 0.1)]
+    d = [step_check(Wigner(dt=h, trunc_tol=0), prob, 64000, 3, progress=False)["diff"]["a_dag_a"][1] for h in (0.2, 0.1)]
     assert 3.0 <= d[0] / d[1] <= 6.0, d
 
 
@@ -565,7 +561,7 @@ def test_positive_p_at_paper_defaults_against_exact():
     t = np.arange(0.0, 17.0, 2.0)
     ref = exact.charge(p, t, trunc_tol=None)
     assert ref.rho_s[:, -1, -1].real.max() < 1e-5
-    res = run(PositiveP(dt=0.01), charge_problem(p, t), 4000, 11, groups=20, progress=False)
+    res = run(PositiveP(dt=0.01, trunc_tol=0), charge_problem(p, t), 4000, 11, groups=20, progress=False)  # moments only
     assert diverged(res) == (0, 0, 4000)
     mo = moments(res)
     _within(mo["a_dag_a"][0].real, ref.energy, mo["a_dag_a"][1].real, "<a_s^dag a_s>")
@@ -574,26 +570,35 @@ def test_positive_p_at_paper_defaults_against_exact():
 
 
 def test_classical_limit():
-    """Mean field is approached by every method as g = kappa / sqrt(gamma_s gamma_p) -> 0 at fixed
-    F / F_th = 1.5: the steady <n_s> / n_mf - 1 (n_mf = 16 (0.5 / kappa)^2) is the quantum
-    correction, O(1) photons, so it should fall like g^2.  Positive-P and Wigner at t = 60 (steady
-    to within their errors, measured at t = 40, 60, 80): at kappa 0.5 the correction is resolved
-    (> 4 standard errors; the exact steady state at Ns 44 / Np 12 gives -0.0405, and
-    test_positive_p_at_paper_defaults_against_exact checks the dynamics), and at kappa 0.25 and
-    0.125 it follows the g^2 law from the kappa 0.5 value within 4 standard errors plus 50 %
-    (higher orders in g; measured 0.74 and 0.6 of the law's value)."""
+    """Mean field is approached as g = kappa / sqrt(gamma_s gamma_p) -> 0 at fixed F / F_th = 1.5:
+    the steady <n_s> / n_mf - 1 (n_mf = 16 (0.5 / kappa)^2) is the quantum correction, O(1)
+    photons, so it falls like g^2.  At t = 40 (steady to within the errors, measured at t = 40, 60,
+    80) and kappa 0.5, 0.25, both methods resolve a negative correction (measured -10.7 and -12.3
+    standard errors for positive-P, -7.1 and -6.0 for Wigner; the exact steady state at kappa 0.5
+    gives -0.0405).  The g^2 law is checked on positive-P (exact sampling): dev(0.25) within
+    z_crit combined errors + 25 % (higher orders in g; measured dev(0.25) / law = 1.03 +- 0.12) of
+    dev(0.5) / 4.  That bound (0.0083 at these sample counts) is below |law| = 0.010: a zero
+    correction, and twice the law, fail it.  (Before issue 11 the bound was 4 sigma + 50 %, wider
+    than the law at kappa 0.25 and 0.125: it passed for both.)"""
     from cimqb_traj.threshold import mean_field_n_s
 
-    for method in (PositiveP, Wigner):
-        dev0 = None
-        for kappa in (0.5, 0.25, 0.125):
-            p = BatteryParams(Ns=2, Np=2, kappa=kappa)
+    try:
+        from stats import z_crit
+    except ImportError:  # pragma: no cover
+        from tests.stats import z_crit
+
+    z = z_crit(5, 20)  # 4 resolution checks + 1 law check, jackknife over 20 groups
+    for method, samples in ((PositiveP, (4000, 12000)), (Wigner, (4000, 12000))):
+        dev = {}
+        for kappa, M in zip((0.5, 0.25), samples):
+            p = BatteryParams(Ns=2, Np=2, kappa=kappa)  # moments only: no Fock estimate, guard off
             p = p.replace(F=1.5 * p.threshold)
-            m, e = moments(run(method(dt=0.01), charge_problem(p, [0.0, 60.0]), 4000, 5, progress=False))["a_dag_a"]
-            dev, err = m[-1].real / mean_field_n_s(p) - 1, e[-1].real / mean_field_n_s(p)
-            if dev0 is None:
-                assert dev < -4 * err, (method.name, dev, err)
-                dev0, err0 = dev, err
-                continue
-            law, law_err = dev0 * (kappa / 0.5) ** 2, err0 * (kappa / 0.5) ** 2
-            assert abs(dev - law) <= 4 * math.hypot(err, law_err) + 0.5 * abs(law), (method.name, kappa, dev, err, law)
+            res = run(method(dt=0.01, trunc_tol=0), charge_problem(p, [0.0, 40.0]), M, 5, progress=False)
+            m, e = moments(res)["a_dag_a"]
+            dev[kappa] = (m[-1].real / mean_field_n_s(p) - 1, e[-1].real / mean_field_n_s(p))
+            assert dev[kappa][0] < -z * dev[kappa][1], (method.name, kappa, dev[kappa])
+        if method is PositiveP:
+            law, law_err = dev[0.5][0] / 4, dev[0.5][1] / 4
+            bound = z * math.hypot(dev[0.25][1], law_err) + 0.25 * abs(law)
+            assert bound < abs(law), (bound, law)  # the check can tell zero and twice the law apart
+            assert abs(dev[0.25][0] - law) <= bound, (dev, law, bound)
