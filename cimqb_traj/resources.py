@@ -131,15 +131,19 @@ def spectral_bound(Ns, Np, *, kappa=0.0, gamma_s=0.0, gamma_p=0.0, F=0.0, delta=
     Liouvillian (module docstring); their sum is the bound.  Plain floats: an overflow gives inf."""
     Ns, Np = float(Ns), float(Np)
     sq = lambda x: math.sqrt(max(x, 0.0))  # noqa: E731
+
+    def prod(*xs):  # a zero factor wins over an overflowed one (0 * inf would be NaN)
+        return 0.0 if any(x == 0 for x in xs) else math.prod(xs)
+
     return {
-        "delta": 2 * abs(delta) * (Ns - 1),
-        "kappa": 2 * abs(kappa) * sq((Ns - 1) * (Ns - 2) * (Np - 1)),
-        "F": 4 * sq(gamma_p) * abs(F) * sq(Np - 1),
-        "eps": 4 * abs(eps) * sq(Ns - 1),
-        "gamma_s": 2 * gamma_s * (Ns - 1),
-        "nth_s": 2 * gamma_s * nth_s * (2 * Ns - 1),
-        "gamma_p": 2 * gamma_p * (Np - 1),
-        "nth_p": 2 * gamma_p * nth_p * (2 * Np - 1),
+        "delta": prod(2, abs(delta), Ns - 1),
+        "kappa": prod(2, abs(kappa), sq((Ns - 1) * (Ns - 2) * (Np - 1))),
+        "F": prod(4, sq(gamma_p), abs(F), sq(Np - 1)),
+        "eps": prod(4, abs(eps), sq(Ns - 1)),
+        "gamma_s": prod(2, gamma_s, Ns - 1),
+        "nth_s": prod(2, gamma_s, nth_s, 2 * Ns - 1),
+        "gamma_p": prod(2, gamma_p, Np - 1),
+        "nth_p": prod(2, gamma_p, nth_p, 2 * Np - 1),
     }
 
 
