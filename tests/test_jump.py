@@ -24,7 +24,6 @@ T = np.linspace(0.0, 3.0, 7)
 FLOOR = 1e-5  # integration / root-finding error floor, >> rtol-level errors of each trajectory
 
 
-@pytest.mark.filterwarnings("ignore::cimqb_traj.exact.TruncationWarning")  # same truncation both sides
 @pytest.mark.parametrize("t_off", [None, 1.5])
 def test_agrees_with_master_equation(t_off):
     p = SMALL.replace(t_off=t_off)
@@ -50,6 +49,39 @@ def test_agrees_with_master_equation(t_off):
     assert np.allclose(r.W, r.W_c + r.W_i, atol=1e-12)
     # the jackknife bias correction is a small shift (O(1/ntraj)), well inside the error bars
     assert np.all(np.abs(r.W_bc - r.W) <= r.W_err + 1e-12)
+
+
+def test_csr_path_agrees_with_master_equation(monkeypatch):
+    """The generator in CSR storage, the fallback of ``jump._restrict`` when a parity sector needs
+    more than ``_MAX_DIAGONALS`` diagonals (never at these sizes, so forced with 0), against the
+    exact solver; detuning and a thermal signal bath as well (complex generator, gain channel)."""
+    import sys
+
+    from stats import assert_within
+
+    jump = sys.modules["cimqb_traj.trajectories.jump"]
+    storage = []
+    restrict = jump._restrict
+
+    def spy(M, idx):
+        g = restrict(M, idx)
+        storage.append("whole space" if g is None else "diagonals" if g[4].size else "CSR")
+        return g
+
+    monkeypatch.setattr(jump, "_MAX_DIAGONALS", 0)
+    monkeypatch.setattr(jump, "_restrict", spy)  # n_jobs = 1: the group runs in this process
+    p = SMALL.replace(delta=0.4, nth_s=0.2)
+    r = run_jump(p, T, 1000, seed=5)
+    assert storage and storage[-1] == "CSR" and "diagonals" not in storage, storage
+    ex = charge(p, T, engine="qutip", trunc_tol=0)
+    diag = lambda x: np.diagonal(x, axis1=1, axis2=2).real  # noqa: E731
+    # 1e-5: the per-trajectory integration error floor (module docstring), not statistics
+    assert_within(r.n_s[1:], np.einsum("tii,i->t", ex.rho_s, np.arange(p.Ns)).real[1:], r.n_s_err[1:], "n_s",
+                  groups=r.groups, floor=FLOOR)
+    assert_within(diag(r.rho_s)[1:], diag(ex.rho_s)[1:], diag(r.rho_s_err)[1:], "diag rho_s", groups=r.groups,
+                  floor=FLOOR)
+    assert_within(r.W[1:], ex.W[1:], r.W_err[1:], "W", groups=r.groups, floor=FLOOR)
+    assert r.n_s[-1] > 0.2  # not a vacuum comparison
 
 
 def test_discharge_agrees_with_master_equation():
