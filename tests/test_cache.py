@@ -24,6 +24,7 @@ T = np.linspace(0, 1, 5)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMQB_TRAJ_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(cache, "_WARNED", set())
+    monkeypatch.setenv(cache._ENV_WARNED, "")  # restored (removed) after the test
 
 
 @pytest.fixture
@@ -157,6 +158,19 @@ def test_cache_folder_that_cannot_be_created_warns_once(monkeypatch, tmp_path):
         for F in (1.0, 1.1, 1.2):
             assert cache.cached_charge(P.replace(F=F), T).params.F == F
     assert sum(issubclass(x.category, cache.CacheWarning) for x in w) == 1
+
+
+def test_usable_probes_up_front_and_worker_processes_stay_quiet(monkeypatch, tmp_path):
+    assert cache.usable() and files() == []  # writable: the probe leaves nothing behind
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("CIMQB_TRAJ_CACHE", str(blocker / "cache"))
+    with pytest.warns(cache.CacheWarning, match="not writable"):
+        assert not cache.usable()
+    monkeypatch.setattr(cache, "_WARNED", set())  # as in a worker process, which inherits the environment
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cache.cached_charge(P, T).params == P
 
 
 def test_a_cached_run_warns_like_a_fresh_one(monkeypatch):

@@ -16,7 +16,9 @@ discharge: load and t0) equal the requested ones; otherwise it is recomputed and
 atomically (``results.atomic_path``: a reader never sees half a file).  A loaded result's stored
 truncation verdict is enforced again (``truncation.enforce``), so a cached run warns exactly as a
 fresh one does.  A cache directory that cannot be created or written gives one
-:class:`CacheWarning` per directory and the result uncached.
+:class:`CacheWarning` per directory and the result uncached; :func:`usable` checks it up front
+(the reproduction does, before it starts worker processes, which inherit the fact that the
+warning was given through the environment variable ``_CIMQB_TRAJ_CACHE_WARNED`` and stay quiet).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import importlib.metadata
 import importlib.resources
 import json
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -37,7 +40,7 @@ from .. import exact
 from ..results import atomic_path, load
 from ..truncation import enforce
 
-__all__ = ["CacheWarning", "SOLVER_FILES", "cache_dir", "solver_hash", "request", "cached_charge",
+__all__ = ["CacheWarning", "SOLVER_FILES", "cache_dir", "usable", "solver_hash", "request", "cached_charge",
            "cached_steady_state", "cached_discharge"]
 
 #: Package modules whose source determines a cached result (the solvers, the model and its
@@ -48,6 +51,7 @@ SOLVER_FILES = ("exact.py", "_lindblad_kernel.py", "steady.py", "model.py", "par
 LIBRARIES = ("numpy", "scipy", "qutip", "numba")
 
 _WARNED: set = set()  # cache directories already warned about (one warning per directory)
+_ENV_WARNED = "_CIMQB_TRAJ_CACHE_WARNED"  # ... and the one warned about by a parent process
 
 
 class CacheWarning(UserWarning):
@@ -62,6 +66,30 @@ def cache_dir() -> Path:
     except OSError:
         pass  # reported once, when a result cannot be stored
     return d
+
+
+def _warn_once(d: Path, e: OSError, stacklevel: int) -> None:
+    d = str(d)
+    if d in _WARNED or os.environ.get(_ENV_WARNED) == d:
+        return
+    _WARNED.add(d)
+    os.environ[_ENV_WARNED] = d  # worker processes started from here on inherit it
+    warnings.warn(f"cache directory {d} is not writable ({e.strerror or e}); computing without caching "
+                  "(set CIMQB_TRAJ_CACHE to a writable folder)", CacheWarning, stacklevel=stacklevel + 1)
+
+
+def usable() -> bool:
+    """Whether results can be stored in :func:`cache_dir` (a probe file is created and removed);
+    warns once (:class:`CacheWarning`) if not."""
+    d = cache_dir()
+    try:
+        fd, probe = tempfile.mkstemp(dir=d, prefix=".probe-")
+        os.close(fd)
+        os.remove(probe)
+        return True
+    except OSError as e:
+        _warn_once(d, e, stacklevel=2)
+        return False
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,11 +151,7 @@ def _store(path: Path, res, req: str) -> None:
             with h5py.File(tmp, "a") as h5:
                 h5.attrs["cache_request"] = req
     except OSError as e:
-        d = str(path.parent)
-        if d not in _WARNED:
-            _WARNED.add(d)
-            warnings.warn(f"cache directory {d} is not writable ({e.strerror or e}); computing without "
-                          "caching (set CIMQB_TRAJ_CACHE to a writable folder)", CacheWarning, stacklevel=4)
+        _warn_once(path.parent, e, stacklevel=4)
 
 
 def _cached(kind, params, t, compute, matches, **options):

@@ -22,6 +22,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ..results import atomic_path
+from .cache import usable
 from .figures import PAPER, RESULTS, compute, runs
 
 __all__ = ["reproduce", "ReproductionInterrupted", "SUMMARY_KEYS"]
@@ -151,6 +152,7 @@ def reproduce(only=None, out: str = "reproduction", n_jobs: int = -1, progress: 
     if unknown:
         raise ValueError(f"only: unknown results {unknown}; choose from {sorted(RESULTS)}")
     os.makedirs(out, exist_ok=True)
+    usable()  # an unwritable cache warns once here, not once per worker process
     todo = {}
     for n in names:
         for r in runs(n):
