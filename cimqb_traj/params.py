@@ -36,7 +36,11 @@ def _check_real(name: str, value, *, minimum=None, strict=False) -> float:
 
 
 def _check_dim(name: str, value) -> int:
-    if isinstance(value, bool) or int(value) != value:
+    try:
+        ok = not isinstance(value, bool) and int(value) == value
+    except (TypeError, ValueError, OverflowError):  # None, "abc", nan, inf
+        ok = False
+    if not ok:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if int(value) < 2:
         raise ValueError(f"{name} (Fock truncation) must be >= 2, got {value!r}")
