@@ -185,17 +185,18 @@ def test_packed_size_matches_the_kernel_layout():
                 assert resources.packed_size(Ns, Np, parity, cplx) == (lay[kernel._NY], lay[kernel._NW])
 
 
-def test_spectral_bound_bounds_the_liouvillian():
-    # the bound must exceed the true spectral radius (it sets the step estimate), here at a small
-    # truncation with every term switched on
+@pytest.mark.parametrize("term", [{"delta": 50.0}, {"eps": 50.0}, {"F": 50.0}, {"kappa": 20.0}, {"gamma_p": 100.0},
+                                  {"nth_s": 10.0}, {"gamma_s": 50.0}, {"nth_p": 20.0}])
+def test_spectral_bound_bounds_the_liouvillian(term):
+    # the bound sets the step estimate: it must exceed the true spectral radius, and stay within a
+    # factor 3 of it (measured 1.4 .. 2.1) so that the estimate means something; one term
+    # dominates in each case, so each term's coefficient is tested
     from cimqb_traj.steady import liouvillian
 
-    p = BatteryParams(Ns=6, Np=4, kappa=0.9, F=1.3, delta=0.4, nth_s=0.2, nth_p=0.1, eps=0.3, gamma_p=5.0)
-    L = liouvillian(p).toarray()
-    radius = np.max(np.abs(np.linalg.eigvals(L)))
+    p = BatteryParams(Ns=6, Np=4, kappa=0.1, F=0.1, gamma_p=1.0).replace(**term)
+    radius = np.max(np.abs(np.linalg.eigvals(liouvillian(p).toarray())))
     bound = sum(resources.spectral_bound(p.Ns, p.Np, **resources._rates(p)).values())
-    assert radius <= bound, (radius, bound)
-    assert bound < 10 * radius  # and it is not vacuous: the step estimate stays meaningful
+    assert radius <= bound <= 3 * radius, (radius, bound)
 
 
 def test_resource_error_names_the_dominating_parameter():
