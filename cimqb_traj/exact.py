@@ -13,6 +13,19 @@ Two engines solve the same equation (``BatteryParams`` docstring):
 
 The pump switch-off at ``t_off`` is a discontinuity in time: both engines integrate the two
 pieces separately instead of stepping across it.
+
+Truncation guard (``truncation`` module; ``trunc_tol``, default 1e-2, 0 disables it): every
+result is repeated at (Ns', Np') = (smaller(Ns), smaller(Np)) and carries the verdict
+``result.truncation``, with the error
+
+    err = max over t and q in {E, W, W_c, W_i} of |q_(Ns,Np)(t) - q_(Ns',Np')(t)| / max(E(t), omega_s)
+
+(a discharge: W_s and W_a, the battery charged and discharged at the smaller cut).  Above
+``trunc_tol`` a one-line ``TruncationWarning``; above max(0.25, trunc_tol), or with a top Fock
+level holding > 1e-2, ``TruncationError``.  The comparison run costs ~30 % of the run (measured
+at the paper's 32 / 9 against 28 / 7, t = 0..12: 2.8 s + 0.8 s).  At the paper's defaults the
+verdict is "warn": 16 % of max(E, omega_s) (at t = 10, the pump's transient), against a true
+error of 3.6 % over t = 0..10 (reference 40 / 12) and 6.6 % over t = 0..40 (reference 56 / 14).
 """
 
 from __future__ import annotations

@@ -56,14 +56,18 @@ T_CONV = np.array([0.0, 10.0, 40.0])
 def runs(name: str) -> list:
     """The exact runs a result needs, as (kind, params, t, options) tuples (cacheable)."""
     charge = lambda p, t=T, **o: ("charge", p, t, o)  # noqa: E731
-    steady = lambda p: ("steady", p, None, {})  # noqa: E731
+    steady = lambda p, **o: ("steady", p, None, o)  # noqa: E731
     table = {
         "fig2": [charge(BASE.replace(F=F)) for F in F_FIG2] + [steady(BASE.replace(F=F)) for F in F_FIG2],
         "fig3": [charge(BASE)],
         "fig4": [charge(FIG4, T_FIG4)],
         "fig5": [charge(FIG5, T_FIG5), charge(FIG5_OLD_UNITS, T_FIG5)],
         "fig6": [charge(BASE.replace(F=F)) for F in F_FIG6],
-        "fig7": [charge(BASE.replace(F=F)) for F in F_FIG6] + [steady(BASE.replace(F=F)) for F in F_FIG7B],
+        # above the paper's F = 3 its cut 32 / 9 leaves the guard's range (the steady state at F = 3.5
+        # changes by 26 % of E against 28 / 7, refused; 14 % at F = 3): these points reproduce the
+        # paper at its fixed truncation, guard off (trunc_tol = 0); the convergence result sizes the error
+        "fig7": [charge(BASE.replace(F=F)) for F in F_FIG6]
+        + [steady(BASE.replace(F=F), **({"trunc_tol": 0} if F > 3.0 else {})) for F in F_FIG7B],
         "fig8": [charge(BASE)],
         "fig9": [charge(BASE)],
         "fig10": [charge(BASE.replace(Ns=n), trunc_tol=None) for n in NS_FIG10]
