@@ -106,3 +106,23 @@ def test_unwritable_out_path(tmp_path, capsys):
 def test_console_script_exit_code():
     r = subprocess.run([sys.executable, "-m", "cimqb_traj.cli", "charge", "--ns", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_help_documents_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for code in ("0 ", "1 ", "2 ", "130"):
+        assert f"\n  {code}" in text, code
+
+
+def test_warning_is_one_line_and_text_has_the_verdict(capsys):
+    # t = 0..2 at Ns 10 / Np 7 is 1.2 % off (the guard's comparison with Ns 8 / Np 6): a warn verdict
+    assert main(["charge", *SMALL, "--t-end", "2", "--dt-out", "1"]) == 0
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cimqb-traj: warning: TRUNCATION"), err
+    assert "truncation: warn:" in out
+    assert main(["charge", *SMALL, "--t-end", "2", "--dt-out", "1", "--trunc-tol", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "truncation: disabled" in out

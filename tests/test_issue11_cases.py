@@ -253,3 +253,17 @@ def test_case_json_is_strict_with_reasons(capsys):
                                     "--json"])
     assert rc == 0, err
     strict_json(out)
+
+
+@pytest.mark.xfail(strict=True, reason="phasespace.step_check runs the dt/2 run after an interrupted dt run and "
+                                       "then raises ValueError('coarse and fine runs must have the same groups'); "
+                                       "it must raise KeyboardInterrupt (stop as a whole) instead (helper A)")
+def test_case_interrupted_check_step_exits_130(capsys, monkeypatch):
+    from cimqb_traj.phasespace import PositiveP
+
+    calls = interrupt_after(monkeypatch, PositiveP, 2)  # the dt run stops after 2 of 4 groups
+    rc, out, err = run_cli(capsys, ["charge", "--method", "positive-p", "--check-step", "--ns", "6", "--np", "4",
+                                    "--F", "1", "--t-end", "1", "--dt-out", "0.5", "--ntraj", "40", "--groups", "4",
+                                    "--trunc-tol", "0", "--json"])
+    assert rc == 130 and out == "" and len(err.strip().splitlines()) == 1, (rc, err)
+    assert len(calls) == 3  # nothing ran after the interrupt
