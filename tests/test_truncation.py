@@ -88,6 +88,9 @@ def test_too_small_cut_is_refused_by_discharge():
         exact.discharge(SMALL_CUT, LoadParams(), t, t0=6.0)
     with pytest.raises(TruncationError, match="signal"):
         trajectories.discharge(SMALL_CUT, LoadParams(), t, t0=6.0, ntraj=4)
+    for r in (exact.discharge(SMALL_CUT, LoadParams(), t, t0=6.0, trunc_tol=0),
+              trajectories.discharge(SMALL_CUT, LoadParams(), t, t0=6.0, ntraj=2, groups=2, trunc_tol=0)):
+        assert r.truncation["verdict"] == "disabled"  # the fixed-truncation run still goes through
 
 
 @pytest.mark.parametrize("method", ["homodyne", "exact"])

@@ -116,14 +116,15 @@ def discharge(params: BatteryParams = BatteryParams(), load: LoadParams = LoadPa
     m = globals()["method"](method, **m_kw)
     if rho_s0 is not None:
         discharge_problem(params, load, t, rho_s0, t0)  # bad input is refused before the exact runs
-    ex, rho_s0 = _exact._discharge_checked(params, load, t, t0, rho_s0, _exact.RTOL, _exact.ATOL,
-                                           run_kw.get("progress"), tol)
-    _refuse(ex.truncation)
-    problem = discharge_problem(params, load, t, rho_s0, t0)
-    res = run(m, problem, ntraj, seed, **run_kw)
-    if not tol:
-        return replace(res, truncation=disabled(float(np.max(res.rho_s[:, -1, -1].real)),
-                                                ex.truncation.get("top_level_p")))
-    res = replace(res, truncation=ex.truncation)
-    enforce(res.truncation, res)
+    verdict = None
+    if tol:
+        ex, rho_s0 = _exact._discharge_checked(params, load, t, t0, rho_s0, _exact.RTOL, _exact.ATOL,
+                                               run_kw.get("progress"), tol)
+        verdict = ex.truncation
+        _refuse(verdict)
+    elif rho_s0 is None:
+        rho_s0 = _exact.charged_signal(params, t0, progress=run_kw.get("progress"), trunc_tol=0)
+    res = run(m, discharge_problem(params, load, t, rho_s0, t0), ntraj, seed, **run_kw)
+    res = replace(res, truncation=verdict if tol else disabled(float(np.max(res.rho_s[:, -1, -1].real))))
+    enforce(res.truncation, res)  # warns (a refusal came before the run)
     return res
