@@ -255,9 +255,6 @@ def test_case_json_is_strict_with_reasons(capsys):
     strict_json(out)
 
 
-@pytest.mark.xfail(strict=True, reason="phasespace.step_check runs the dt/2 run after an interrupted dt run and "
-                                       "then raises ValueError('coarse and fine runs must have the same groups'); "
-                                       "it must raise KeyboardInterrupt (stop as a whole) instead (helper A)")
 def test_case_interrupted_check_step_exits_130(capsys, monkeypatch):
     from cimqb_traj.phasespace import PositiveP
 

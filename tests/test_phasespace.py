@@ -12,6 +12,7 @@ import pytest
 import qutip
 
 from cimqb_traj import exact
+from cimqb_traj.errors import SamplesError
 from cimqb_traj.ergotropy import ergotropy_parts
 from cimqb_traj.params import BatteryParams
 from cimqb_traj import threshold
@@ -413,13 +414,13 @@ def test_runner_n_jobs_identical():
 def test_divergence_and_spike_diagnostics():
     prob = charge_problem(REPRO, [0.0, 0.2, 0.5])
     # every sample passes |alpha_p| = 0.5 within 0.25: all diverge under a 0.3 cap -> refused
-    with pytest.raises(RuntimeError, match="diverged"):
+    with pytest.raises(SamplesError, match="diverged"):  # a refusal (CLI exit 2), not a failure
         PositiveP(dt=1e-2, divergence_bound=0.3).run_group(prob, np.arange(10), 0)
-    with pytest.raises(RuntimeError, match="all 10 samples"):  # even when tolerated: nothing left
+    with pytest.raises(SamplesError, match="all 10 samples"):  # even when tolerated: nothing left
         PositiveP(dt=1e-2, divergence_bound=0.3, max_diverged=1.0).run_group(prob, np.arange(10), 0)
     # Wigner samples (vacuum noise on both modes, |alpha_p| ~ 0.5) partly exceed a 1.5 cap
     # (21 of these 40): refused under the default 1 %, counted and excluded when tolerated
-    with pytest.raises(RuntimeError, match="max_diverged = 0.01"):
+    with pytest.raises(SamplesError, match="max_diverged = 0.01"):
         Wigner(dt=1e-2, divergence_bound=1.5).run_group(prob, np.arange(40), 0)
     sums = Wigner(dt=1e-2, divergence_bound=1.5, max_diverged=1.0).run_group(prob, np.arange(40), 0)
     rec = sums.records[0]
@@ -429,7 +430,7 @@ def test_divergence_and_spike_diagnostics():
     for k in range(40):
         try:
             Wigner(dt=1e-2, divergence_bound=1.5, max_diverged=1.0).run_group(prob, [k], 0)
-        except RuntimeError:
+        except SamplesError:
             lost += 1
     assert lost == rec["diverged"]
     # spiking samples are counted and kept
@@ -475,23 +476,30 @@ def test_cli_phase_space(capsys):
 
     p = BatteryParams(Ns=6, Np=4, F=1.0, kappa=0.5, gamma_p=16)
     for name, M in (("positive-p", PositiveP), ("wigner", Wigner)):
-        assert main(["charge", "--method", name, *CLI, "--dt", "0.01", "--json"]) == 0
+        # fixed-truncation comparison of the CLI with the API: the guard off on both sides
+        assert main(["charge", "--method", name, *CLI, "--dt", "0.01", "--trunc-tol", "0", "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
-        api = run(M(dt=0.01), charge_problem(p, [0.0, 0.25, 0.5]), 40, 3, groups=4, progress=False)
+        api = run(M(dt=0.01, trunc_tol=0), charge_problem(p, [0.0, 0.25, 0.5]), 40, 3, groups=4, progress=False)
         assert out["method"] == name and out["ntraj"] == 40 and out["options"]["dt"] == 0.01
         for k in ("W", "W_c", "W_i", "energy", "W_err", "energy_err"):
             assert np.array_equal(out[k], getattr(api, k)), (name, k)
         assert out["diverged"] == 0 and out["spiking"] == 0
         # the sampling-error diagnostic: None while <n_s> < 0.1 (here, from the vacuum up to t = 0.5)
         assert out["n_s_rel_err_end"] is None and out["n_s_rel_err_max"] is None
-    assert main(["charge", "--method", "mean-field", *CLI, "--json"]) == 0
+    # with the guard on, 40 Wigner samples cannot bound the energy the Fock estimate misses:
+    # a one-line refusal that names the sample count it would need
+    assert main(["charge", "--method", "wigner", *CLI, "--dt", "0.01", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "samples would decide it" in err, err
+    MF = CLI[:-7] + ["--no-progress"]  # mean field is deterministic: --ntraj/--groups/--seed are refused
+    assert main(["charge", "--method", "mean-field", *MF, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["W"] == [0.0, 0.0, 0.0] and "diverged" not in out  # from the vacuum: alpha_s = 0
-    assert main(["charge", "--method", "positive-p", *CLI]) == 0
+    assert main(["charge", "--method", "positive-p", *CLI, "--trunc-tol", "0"]) == 0
     assert "0 of 40 diverged" in capsys.readouterr().out
     # discharge and options that do not apply: exit 2, one line naming the option
     for argv, opt in ((["discharge", "--method", "wigner", "--no-progress"], "--method"),
-                      (["charge", "--method", "mean-field", *CLI, "--dt", "0.01"], "--dt"),
+                      (["charge", "--method", "mean-field", *MF, "--dt", "0.01"], "--dt"),
                       (["charge", "--method", "positive-p", *CLI, "--dt", "-1"], "--dt"),
                       (["charge", "--method", "wigner", *CLI, "--theta", "1"], "--theta")):
         assert main(argv) == 2

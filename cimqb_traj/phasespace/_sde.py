@@ -76,6 +76,7 @@ import math
 import numba
 import numpy as np
 
+from ..errors import SamplesError
 from ..params import BatteryParams
 from ..trajectories.base import GroupSums, Problem, rng
 
@@ -541,11 +542,11 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
         rec["alpha_s"], rec["alpha_s_plus"] = np.concatenate(paths_a), np.concatenate(paths_ap)
     sums.records.append(rec)
     if sums.n == 0:
-        raise RuntimeError(
+        raise SamplesError(
             f"{method.name}: all {ids.size} samples of the group {ids[0]}..{ids[-1]} diverged; nothing to "
             "average (positive-P far above threshold / strong nonlinearity, or too large dt)")
     if rec["diverged"] > method.max_diverged * ids.size:
-        raise RuntimeError(
+        raise SamplesError(
             f"{method.name}: {rec['diverged']} of {ids.size} samples diverged in the group of samples "
             f"{ids[0]}..{ids[-1]} (bound: a fraction max_diverged = {method.max_diverged:g}); the "
             "phase-space averages are not reliable here (positive-P above threshold or too large dt)")

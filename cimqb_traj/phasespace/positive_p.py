@@ -52,7 +52,7 @@ Records: ``GroupSums.records`` holds ONE dict per group: ``samples`` (group size
 Fock estimate), ``spiking`` (kept samples that went beyond ``spike_bound``), and the sums over
 kept samples of the normally ordered moments ``a_dag_a``, ``a2``, ``a``, ``n_p``, ``a_p``
 (complex arrays over t); ``phasespace.moments`` turns them into means with jackknife errors.
-A group raises RuntimeError when more than ``max_diverged`` of its samples diverged, and
+A group raises ``errors.SamplesError`` (a RuntimeError) when more than ``max_diverged`` of its samples diverged, and
 always when all of them did (nothing left to average).
 """
 
@@ -90,7 +90,7 @@ class PositiveP:
         1/(kappa dt)).
     max_diverged : float
         Largest tolerated fraction of diverged samples per group (default 0.01); beyond it
-        ``run_group`` raises RuntimeError.
+        ``run_group`` raises ``errors.SamplesError``.
     trunc_tol : float
         Tolerance of the truncation guard on the Fock estimate (``phasespace.state``, default
         ``truncation.TRUNC_TOL``): a result whose state misses more than this share of

@@ -59,7 +59,11 @@ def step_check(method, problem, ntraj: int, seed: int, *, rel: float = 0.25, z_m
     kw = {k: getattr(method, k) for k in ("dt", "batch", "spike_bound", "divergence_bound", "max_diverged",
                                         "trunc_tol")}
     coarse = run(type(method)(**kw, coupling="coarse"), problem, ntraj, seed, **run_kw)
+    if coarse.interrupted:  # the check compares whole runs: an interrupted one stops it as a whole
+        raise KeyboardInterrupt("step check interrupted during the dt run")
     fine = run(type(method)(**kw, coupling="fine"), problem, ntraj, seed, **run_kw)
+    if fine.interrupted:
+        raise KeyboardInterrupt("step check interrupted during the dt/2 run")
     mc = moments(coarse)
     diff, derr, rerr = {}, {}, {}
     ok, ratio = True, 0.0
