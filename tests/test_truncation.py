@@ -207,3 +207,21 @@ def test_verdict_is_saved_and_loaded(tmp_path):
         res.save(tmp_path / f"{name}.h5")
         back = load(tmp_path / f"{name}.h5")
         assert back.truncation == res.truncation and back.truncation["verdict"] == "ok", name
+
+
+def test_rerun_verdict_of_large_trajectory_runs(monkeypatch):
+    # above EXACT_VERDICT_MAX_D the verdict comes from the same trajectories rerun at the smaller
+    # cut (forced here with 0).  200 jump trajectories: the change 12/6 -> 10/5 (5.4 % of E, exact)
+    # is not resolved by the noise, so the verdict warns with an upper bound that covers it, and
+    # does not refuse (noise alone never refuses)
+    monkeypatch.setattr(trajectories, "EXACT_VERDICT_MAX_D", 0)
+    p = BatteryParams(Ns=12, Np=6, F=1.2, kappa=0.7, gamma_p=6.0)
+    t = np.linspace(0.0, 4.0, 5)
+    exact_change = exact.charge(p, t, trunc_tol=1.0).truncation["error"]  # tol 1: "ok", silent
+    with pytest.warns(TruncationWarning):
+        r = trajectories.charge(p, t, ntraj=200, groups=10)
+    v = r.truncation
+    assert "rerun of the trajectories" in v["measure"] and v["verdict"] == "warn"
+    assert exact_change <= v["error"] <= 0.25
+    with pytest.raises(TruncationError):  # the top level still refuses
+        trajectories.charge(SMALL_CUT, np.linspace(0.0, 6.0, 4), ntraj=20, groups=4)

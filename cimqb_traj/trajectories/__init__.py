@@ -52,6 +52,57 @@ def _rho0(params: BatteryParams, psi0):
     return np.outer(v, v.conj())
 
 
+#: Hilbert dimension Ns * Np up to which a trajectory run's truncation verdict comes from the exact
+#: solver (its packed state grows as D^2: at 1200, e.g. 60 / 20, ~0.2 M numbers per stage, seconds
+#: to minutes); above it from a rerun of the trajectories at the smaller truncation (``charge``).
+EXACT_VERDICT_MAX_D = 1200
+#: Family-wise rate at which noise alone may move the rerun verdict past the tolerance.
+RERUN_RATE = 1e-2
+
+
+def _rerun_verdict(tol, m, params, t, psi0, ntraj, seed, run_kw, res) -> dict:
+    """The verdict from the same trajectories at (smaller(Ns), smaller(Np)) (``charge`` docstring)."""
+    from scipy.stats import t as student_t
+
+    from .. import exact
+    from ..truncation import assess, smaller
+
+    ns, np_ = smaller(params.Ns), smaller(params.Np)
+    if ns is None or np_ is None:
+        return assess(tol, "no smaller truncation exists (N = 2): top-level populations only", None,
+                      top_s=res.tail_s, top_p=res.tail_p)
+    small = params.replace(Ns=ns, Np=np_)
+    psi_small = None
+    if psi0 is not None:
+        from .base import _ket
+
+        v = _ket(psi0, params.Ns * params.Np, "psi0").reshape(params.Ns, params.Np)[:ns, :np_].ravel()
+        if not np.linalg.norm(v) > 1e-12:
+            return assess(tol, f"rerun at Ns={ns}, Np={np_}: psi0 has no weight there", float("inf"),
+                          float(t[0]), top_s=res.tail_s, top_p=res.tail_p)
+        psi_small = v / np.linalg.norm(v)
+    ref = run(m, charge_problem(small, t, psi_small), ntraj, seed, **run_kw)
+    qs = ("energy", "W", "W_c", "W_i")
+    G = min(res.groups, ref.groups)
+    z = float(student_t.isf(0.5 * RERUN_RATE / (len(qs) * len(t)), G - 1)) if G > 1 else 0.0
+    lo, hi = {}, {}
+    for q in qs:
+        se = np.hypot(np.nan_to_num(getattr(res, q + "_err")), np.nan_to_num(getattr(ref, q + "_err")))
+        d = np.abs(getattr(res, q) - getattr(ref, q))
+        lo[q], hi[q] = np.maximum(d - z * se, 0.0), d + z * se
+    zeros = {q: np.zeros(len(t)) for q in qs}
+    low, at_lo, by_lo = exact.trunc.relative_change(t, res.energy, lo, zeros, params.omega_s)
+    high, at, by = exact.trunc.relative_change(t, res.energy, hi, zeros, params.omega_s)
+    refuse_above = max(exact.trunc.REFUSE, tol)
+    measure = (f"change against a rerun of the trajectories (same seeds) at Ns={ns}, Np={np_} (reported: "
+               f"Ns={params.Ns}, Np={params.Np}): {low:.1%} resolved, up to {high:.1%} within z={z:.2f} "
+               f"jackknife errors of the difference")
+    if low > refuse_above:  # resolved beyond the refusal level
+        return assess(tol, measure, low, at_lo, by_lo, top_s=res.tail_s, top_p=res.tail_p)
+    # not resolved beyond it: noise alone never refuses; the upper bound (capped) says how far off
+    return assess(tol, measure, min(high, refuse_above), at, by, top_s=res.tail_s, top_p=res.tail_p)
+
+
 def _refuse(verdict: dict) -> None:
     """Raise the refusal of a verdict computed before the ensemble (no result to attach)."""
     if verdict.get("verdict") == "refused":
@@ -74,9 +125,19 @@ def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "ju
     It runs before the ensemble, so a refused truncation (``TruncationError``, ``.result`` None)
     costs no trajectory time.  Cost: two fast exact runs, at the paper's defaults (t = 0..40,
     step 2) ~3 s against ~150 s for 1000 jump trajectories (a coupled rerun of the trajectories at
-    the smaller truncation would cost ~50-80 % of the run, and its noise would blur the verdict).
-    Where the exact solver is out of reach (very large Ns * Np), pass trunc_tol = 0 and compare
-    truncations by hand.  The verdict is ``result.truncation``; a warning is one line.
+    the smaller truncation costs ~50-80 % of the run, and its noise blurs the verdict).
+
+    Above ``EXACT_VERDICT_MAX_D`` = Ns * Np, where the exact state (D^2 numbers) is out of reach,
+    the trajectories are rerun at (Ns', Np') with the same seeds instead (~50-80 % more time).
+    With d = |q - q'| and s = sqrt(se_q^2 + se_q'^2) (jackknife errors; an upper bound of the
+    difference's error, the runs share their seeds), z the Student-t value (groups - 1 degrees of
+    freedom) of a two-sided 1e-2 rate Bonferroni-split over the 4 len(t) comparisons:
+    refused only when max(d - z s, 0) / max(E, omega_s) (the resolved change) exceeds
+    max(0.25, trunc_tol), so noise alone refuses with probability < 1e-2; otherwise the verdict's
+    error is the upper bound (d + z s) / max(E, omega_s), capped there, so a change the noise
+    hides still warns (with too few trajectories the warning is the noise).  Such a run can only
+    be refused after it has run.
+    The verdict is ``result.truncation``; a warning is one line.
     """
     from .. import exact  # not at module level: the trajectory workers need no qutip
 
@@ -86,11 +147,14 @@ def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "ju
     m = globals()["method"](method, **m_kw)
     problem = charge_problem(params, t, psi0)  # validates params and psi0 before the exact runs
     verdict = None
-    if tol:
+    by_exact = params.Ns * params.Np <= EXACT_VERDICT_MAX_D
+    if tol and by_exact:
         verdict = exact.charge_verdict(params, t, rho0=_rho0(params, psi0), trunc_tol=tol,
                                        progress=run_kw.get("progress"))
         _refuse(verdict)
     res = run(m, problem, ntraj, seed, **run_kw)
+    if tol and not by_exact:
+        verdict = _rerun_verdict(tol, m, params, t, psi0, ntraj, seed, run_kw, res)
     res = replace(res, truncation=verdict if tol else disabled(res.tail_s, res.tail_p))
     enforce(res.truncation, res)  # warns (the refusal came before the run)
     return res
