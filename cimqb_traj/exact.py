@@ -400,7 +400,8 @@ def _discharge_verdict(tol, res, rho_small, charge_verdict, compared: str | None
     E = np.einsum("tnn,n->t", res.rho_s, ladder(Ns, load.omega_s)).real + load.omega_a * res.rho_a[:, 1, 1].real
     err, at, by = trunc.relative_change(res.t, E, {"W_s": res.W_s, "W_a": res.W_a},
                                         {"W_s": ref.W_s, "W_a": ref.W_a}, load.omega_s)
-    return trunc.assess(tol, measure, err, at, by, top_s=top_s, top_p=top_p)
+    return trunc.assess(tol, measure, err, at, by, top_s=top_s, top_p=top_p, quantities="W_s / W_a",
+                        scale="max(E_s + E_a, omega_s)")
 
 
 def _discharge_checked(params, load, t, t0, rho_s0, rtol, atol, progress, tol):

@@ -107,9 +107,11 @@ def _f(x):
 
 
 def assess(tol: float, measure: str, err: float | None, at: float | None = None, by: dict | None = None, *,
-           top_s=None, top_p=None, hint: str = "increase Ns / Np") -> dict:
+           top_s=None, top_p=None, hint: str = "increase Ns / Np", quantities: str = "energy / W / W_c / W_i",
+           scale: str = "max(E, omega_s)") -> dict:
     """The verdict dict (module docstring).  ``err`` None: the error could not be estimated
-    (e.g. no smaller truncation exists); then only the top-level populations decide."""
+    (e.g. no smaller truncation exists); then only the top-level populations decide.
+    ``quantities`` and ``scale`` name what ``err`` bounds, in which units (for the message)."""
     tol = check_tol(tol)
     if tol == 0:
         return disabled(top_s, top_p)
@@ -125,14 +127,14 @@ def assess(tol: float, measure: str, err: float | None, at: float | None = None,
         verdict, msg = "ok", f"top-level populations {ps or 0:.1e} / {pp or 0:.1e}; error not estimated ({measure})"
     elif not math.isfinite(err) or err > refuse_above:
         verdict = "refused"
-        msg = (f"the truncation may move energy / W / W_c / W_i by {err:.0%} of max(E, omega_s) (at t={at:g}; "
+        msg = (f"the truncation may move {quantities} by {err:.0%} of {scale} (at t={at:g}; "
                f"{measure}), above {refuse_above:g}; {hint}")
     elif err > tol:
         verdict = "warn"
-        msg = (f"TRUNCATION: reported energy / W / W_c / W_i may be off by up to {err:.1%} of max(E, omega_s) "
+        msg = (f"TRUNCATION: reported {quantities} may be off by up to {err:.1%} of {scale} "
                f"(at t={at:g}; {measure}), above trunc_tol={tol:g}; {hint}")
     else:
-        verdict, msg = "ok", f"truncation error <= {err:.2%} of max(E, omega_s) ({measure})"
+        verdict, msg = "ok", f"truncation error of {quantities} <= {err:.2%} of {scale} ({measure})"
     return {"tolerance": tol, "refuse_above": refuse_above, "measure": measure,
             "error": None if err is None else float(err), "error_at_t": at, "error_by_quantity": by,
             "top_level_s": ps, "top_level_p": pp, "verdict": verdict, "message": msg}

@@ -165,7 +165,7 @@ def test_discharge_result_save_load(tmp_path):
     p = BatteryParams(Ns=5)
     rho0 = np.diag([0.5, 0.3, 0.1, 0.07, 0.03])
     r = discharge(p, LoadParams(g=0.8), np.linspace(0, 1, 3), rho_s0=rho0, ntraj=12, seed=1, groups=3,
-                  records=True, e_ops={"n_s": np.diag(np.arange(5.0))})
+                  records=True, e_ops={"n_s": np.diag(np.arange(5.0))}, trunc_tol=0)  # a file test, not physics
     r.save(tmp_path / "d.h5")
     back = load(tmp_path / "d.h5")
     assert type(back) is type(r) and back.ntraj == 12 and back.load == r.load and back.t0 == r.t0

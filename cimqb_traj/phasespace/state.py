@@ -262,7 +262,11 @@ def _verdict(tol, t, E, measures, omega, G, M, top, name, K, Ns):
     v, e = measures[key][0][k], measures[key][1][k]
     measure = (f"{key}, Fock range K <= {int(K.max())} of Ns = {Ns}: {v:.3g} +- {e:.2g} at t={t[k]:g}, "
                f"upper {1 - ALPHA:.0%} bound")
-    hint = "increase Ns (the samples carry the untruncated state)"
+    if K[k] < Ns:  # the range, not Ns, cuts: the samples do not resolve the levels K .. Ns-1
+        hint = (f"the samples resolve only levels n < {int(K[k])} of Ns = {Ns} at t={t[k]:g}: more samples "
+                "would resolve the rest (errors fall like 1/sqrt(M))")
+    else:
+        hint = "increase Ns (the samples carry the untruncated state)"
     if not (np.all(hi <= tol) or np.any(lo > tol)):  # undecided: the noise, not the cut
         need = _needed(M, zs, np.broadcast_to(tol * scale, hi.shape), (lo <= tol) & (hi > tol))
         if hi[j, k] > max(truncation.REFUSE, tol):
