@@ -61,19 +61,44 @@ def plot_discharge(result, path) -> None:
 
 
 def plot_threshold(res: dict, path) -> None:
-    """Steady-state <n_s> versus F per method, the mean-field threshold and the quantum estimates."""
+    """Steady-state <n_s> versus F per method, the mean-field threshold and the quantum estimates.
+
+    An estimate that is None (no threshold on that curve, ``threshold.sweep``) draws no line: its
+    reason is written on the axes instead; so is a missing mean-field threshold (kappa = 0)."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    notes = []
     for k, (m, n) in enumerate(res["n_s"].items()):
-        line = ax.plot(res["F"], n, "o-" if m != "mean-field" else "-", ms=3, label=m, color=f"C{k}")[0]
+        y = np.array([np.nan if v is None else v for v in n], float)
+        line = ax.plot(res["F"], y, "o-" if m != "mean-field" else "-", ms=3, label=m, color=f"C{k}")[0]
+        reasons = res.get("F_th_quantum_reason", {}).get(m, {})
         for j, (name, F) in enumerate(res["F_th_quantum"].get(m, {}).items()):
-            if np.isfinite(F):
+            if F is not None and np.isfinite(F):
                 ax.axvline(F, color=line.get_color(), ls=(":", "--")[j % 2], lw=0.8, label=f"{m}: {name} {F:.3g}")
-    ax.axvline(res["F_th_meanfield"], color="k", lw=0.8, label=f"F_th = {res['F_th_meanfield']:.3g}")
+            else:
+                notes.append((f"{m} {name}", reasons.get(name, "no estimate"), line.get_color()))
+    F_th = res["F_th_meanfield"]
+    if F_th is not None and np.isfinite(F_th):
+        ax.axvline(F_th, color="k", lw=0.8, label=f"F_th = {F_th:.3g}")
+    else:
+        notes.append(("mean-field F_th", "none (kappa = 0)", "k"))
+    _threshold_notes(ax, notes)
     ax.set_xlabel("F")
     ax.set_ylabel(r"steady $\langle n_s \rangle$")
     ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
+
+
+def _threshold_notes(ax, notes) -> None:
+    """'no threshold: <reason>' lines on the axes; one line per distinct reason (the range reason is
+    shared by every estimate), naming the estimates it applies to."""
+    by_reason: dict = {}
+    for what, why, color in notes:
+        by_reason.setdefault(why, ([], color))[0].append(what)
+    for i, (why, (whats, color)) in enumerate(by_reason.items()):
+        names = ", ".join(whats) if len(whats) <= 3 else f"{len(whats)} estimates"
+        ax.text(0.02, 0.97 - 0.07 * i, f"no threshold ({names}): {why}", transform=ax.transAxes, fontsize=6,
+                va="top", ha="left", color=color if len(whats) <= 3 else "k", wrap=True)
 
 
 def _save(fig, path):
