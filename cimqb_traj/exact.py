@@ -36,7 +36,7 @@ import numpy as np
 import qutip
 from tqdm.auto import tqdm
 
-from . import model
+from . import model, resources
 from . import _lindblad_kernel as kernel
 from ._lindblad_kernel import coefficients
 from .ergotropy import as_array, ergotropy_parts, ladder
@@ -276,6 +276,7 @@ def charge(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     tol = check_tol(trunc_tol)
     t = check_times(np.arange(401) * 0.1 if t is None else t)
+    resources.check_charge(params, t, "exact", engine=engine, trunc_tol=tol)  # before any allocation
     res, _ = _charge_checked(params, t, _initial_state(params, rho0), engine, rtol, atol, progress, tol)
     trunc.enforce(res.truncation, res)
     return res
@@ -449,6 +450,7 @@ def discharge(
     """
     tol = check_tol(trunc_tol)
     t = check_times(np.arange(201) * 0.05 if t is None else t)
+    resources.check_discharge(params, load, t, t0, "exact")  # before any allocation
     res, _ = _discharge_checked(params, load, t, t0, rho_s0, rtol, atol, progress, tol)
     trunc.enforce(res.truncation, res)
     return res

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from cimqb_traj import BatteryParams
+from cimqb_traj import BatteryParams, jsonio
 from cimqb_traj.threshold import (bimodal_threshold, bimodal_threshold_fit, bootstrap, curvature_threshold,
                                   kink_threshold, sweep)
 
@@ -229,7 +229,7 @@ def main():
     else:
         runs = [one(float(k), a.steps, a.samples, a.exact_min_kappa, a.n_jobs) for k in a.kappas.split(",")]
     with open(os.path.join(HERE, "threshold_study.json"), "w") as f:
-        json.dump(runs, f, indent=1)
+        json.dump(jsonio.clean(runs), f, indent=1, allow_nan=False)  # strict JSON: NaN -> null
     text = report(runs)
     with open(os.path.join(HERE, "REPORT.md"), "w") as f:
         f.write(text)
