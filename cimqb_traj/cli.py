@@ -606,8 +606,10 @@ def _threshold(a) -> int:
         elif isinstance(tr, dict) and tr:
             for m, v in tr.items():
                 verdicts = v if isinstance(v, list) else [v]
-                worst = [x for x in verdicts if isinstance(x, dict) and x.get("verdict") in ("warn", "refused")]
-                print(f"  truncation ({m}): " + (worst[0].get("message", "") if worst else
+                bad = [x for x in verdicts if isinstance(x, dict) and x.get("verdict") in ("warn", "refused")]
+                worst = max(bad, key=lambda x: x.get("error") or 0.0) if bad else None
+                print(f"  truncation ({m}): " + (f"{len(bad)} of {len(verdicts)} pump values above trunc_tol; worst: "
+                                                 + worst.get("message", "") if worst else
                                                  f"ok at all {len(verdicts)} pump values"))
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'threshold.json')} and threshold.png")

@@ -140,8 +140,10 @@ def test_case_threshold_range_below_threshold_has_no_threshold(capsys):
 
 
 def test_case_detuned_threshold_sweep_runs(capsys):
-    argv = ["threshold", "--kappa", "0.8", "--gamma-p", "10", "--delta", "0.3", "--ns", "12", "--np", "5",
-            "--F-steps", "9", "--json"]
+    # the model; a smaller truncation and F range than the defaults to keep it fast (Ns 12 / Np 5
+    # at F up to 3 is refused by the truncation guard: 8e-2 in the pump's top level, alpha_p ~ 1.9)
+    argv = ["threshold", "--kappa", "0.8", "--gamma-p", "10", "--delta", "0.3", "--ns", "20", "--np", "6",
+            "--F-max", "2", "--F-steps", "9", "--json"]
     rc, out, err = run_cli(capsys, argv)
     assert rc == 0, err
     doc = strict_json(out)
