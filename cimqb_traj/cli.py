@@ -319,7 +319,7 @@ def _ensemble_json(res, names) -> dict:
 def _pm(res, name, i) -> str:
     err = getattr(res, name + "_err", None)
     v = getattr(res, name)[i]
-    if err is None or not np.isfinite(err[i]):
+    if err is None or not np.isfinite(err[i]) or res.method == "mean-field":  # deterministic: no error bar
         return f"{v:.6g}"
     return f"{v:.5g} +- {err[i]:.2g}"
 
@@ -461,6 +461,10 @@ def _charge(a) -> int:
             print(_interrupted_note(res, a.ntraj))
         print(f"  at t={res.t[-1]:g}: W={_pm(res, 'W', -1)}  W_c={_pm(res, 'W_c', -1)}  W_i={_pm(res, 'W_i', -1)}  "
               f"energy={_pm(res, 'energy', -1)}  (units of omega_s)")
+        if a.method in PHASE_SPACE:  # the untruncated moment beside the Fock-range state's energy
+            src = "|alpha_s|^2 of the mean-field path" if a.method == "mean-field" else "normal order, from the samples"
+            print(f"  <n_s>={_pm(res, 'n_s', -1)} ({src}, untruncated); energy, W, W_c, W_i "
+                  f"are those of the state on Fock levels < {res.options.get('fock_range', [res.params.Ns])[-1]}")
         print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
         print(_truncation_line(getattr(res, "truncation", None)))
         if a.method in ("positive-p", "wigner"):
