@@ -705,7 +705,8 @@ def main(argv=None) -> int:
         print(f"cimqb-traj: error: {_with_option(_one_line(e))}", file=sys.stderr)
         return EXIT_REFUSED
     except (KeyboardInterrupt, _Interrupted) as e:
-        why = f": {e}" if isinstance(e, _Interrupted) else ""
+        # e.g. what a reproduction kept (ReproductionInterrupted)
+        why = f": {_one_line(e).removeprefix('interrupted; ')}" if str(e) else ""
         print(f"cimqb-traj: interrupted{why}; no output file was left half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except RuntimeError as e:  # a solver failure on input that passed every check: a bug
