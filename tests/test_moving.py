@@ -1,0 +1,117 @@
+"""Moving-basis (displaced Fock) homodyne trajectories (``cimqb_traj.trajectories.moving``):
+operators, basis changes, the lab-frame state against the exact solver and closed forms,
+bitwise independence of batching and workers."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cimqb_traj import exact
+from cimqb_traj.params import BatteryParams
+from cimqb_traj.trajectories.base import charge_problem
+from cimqb_traj.trajectories.displacement import displace_block
+from cimqb_traj.trajectories.ensemble import run
+from cimqb_traj.trajectories.moving import Moving, MovingSums
+
+sys.path.insert(0, os.path.dirname(__file__))
+from stats import assert_within  # noqa: E402
+
+P1 = BatteryParams(kappa=1.0, F=1.5 * BatteryParams(kappa=1.0).threshold, Ns=24, Np=10)
+
+
+@pytest.mark.parametrize("het,theta", [(False, 0.3), (True, 0.9)])
+def test_fast_operators_match_substitution(het, theta):
+    # A' from cached monomials with hand-derived coefficients == substituting a = A + beta_s,
+    # b = B + beta_p into H and L with scipy (thermal, detuned, seeded: every term); 1e-12 rounding
+    p = BatteryParams(kappa=0.7, F=2.3, delta=0.4, eps=0.3, nth_s=0.2, nth_p=0.1, Ns=5, Np=4)
+    pr = charge_problem(p, [0, 1.0])
+    m = Moving(theta, heterodyne=het)
+    bs, bp = 1.3 - 0.8j, -0.4 + 2.1j
+    A, c0, shifts = m._ops_reference(pr, p, p.F, bs, bp, 7, 6)
+    ops, shifts2 = m._ops(pr, p, p.F, bs, bp, 7, 6)
+    Af = sp.csr_matrix((ops[2], ops[1], ops[0]), shape=A.shape)
+    assert abs(Af - A).max() < 1e-12
+    assert np.abs(shifts - shifts2).max() < 1e-12
+
+
+def test_basis_change_keeps_the_lab_state():
+    # re-shift + resize is a change of basis: the lab-frame amplitudes (on 120 x 60 levels, which
+    # hold both bases' support) are unchanged up to the discarded weight (<= 1e-12 by the rule) and
+    # rounding; 1e-9 on amplitudes ~ sqrt(1e-12 + rounding)
+    rng = np.random.default_rng(4)
+    P = np.zeros((12, 8), complex)
+    P[:6, :4] = rng.normal(size=(6, 4)) + 1j * rng.normal(size=(6, 4))
+    P += 0.3 * np.outer(np.arange(12) == 1, np.arange(8) == 0)  # a mean <A> away from 0
+    P /= np.linalg.norm(P)
+    m = Moving(shift=0.05)
+    bs, bp = 3.0 + 1.0j, -2.0j
+    sums = MovingSums(0, None, None, None)
+    Q, bs2, bp2, disc = m._adapt(P.copy(), bs, bp, 0.0, sums)
+    assert sums.reshifts == 1 and (bs2, bp2) != (bs, bp)
+    lab = lambda X, a, b: displace_block(a, 120, X.shape[0]) @ X @ displace_block(b, 60, X.shape[1]).T  # noqa: E731
+    assert disc < 1e-11
+    assert np.abs(lab(Q, bs2, bp2) - lab(P, bs, bp)).max() < 1e-9
+
+
+def test_coherent_pump_with_hundreds_of_photons():
+    # kappa = 0: the pump is driven into the coherent state alpha_p(t) = (2F/sqrt(gamma_p))(1 -
+    # e^{-gamma_p t/2}) (mean field exact for a linear model; homodyne keeps a coherent state
+    # coherent, the conditional state is deterministic), the signal stays in the vacuum.  The moving
+    # basis holds it near its minimum size while <n_p> grows to 400.  The only error is the T4
+    # drift's: local (h sqrt(gamma_p) F)^5 / 5! per unit amplitude, measured dt^4-like (9e-3 at
+    # dt = 1e-3, 6e-4 at 5e-4, at n_p = 121); at dt = 2.5e-4, 1e-5 relative covers it (measured below)
+    p = BatteryParams(kappa=0.0, gamma_p=16.0, F=40.0, Ns=8, Np=540)
+    t = np.array([0.0, 0.1, 0.3, 1.0])
+    r = run(Moving(dt=2.5e-4), charge_problem(p, t), 1, 0, groups=1, progress=False)
+    ref = (2 * p.F / np.sqrt(p.gamma_p) * (1 - np.exp(-p.gamma_p * t / 2))) ** 2
+    assert np.abs(r.n_p - ref).max() <= 1e-5 * ref.max()
+    assert np.abs(r.options["n_p_untruncated"] - ref).max() <= 1e-5 * ref.max()
+    assert r.n_s.max() < 1e-12 and ref[-1] > 399
+    assert r.options["dims"]["Ns_basis_max"] == 6  # n_min: the vacuum
+    # a coherent state |d>, |d| <= shift = 0.5 (+ one step): top 2 of 10 levels hold < 1e-8; growth
+    # comes in steps of n_grow = 4 from n_min = 6
+    assert r.options["dims"]["Np_basis_max"] <= 14
+    assert r.options["reshifts_per_traj"] > 10
+
+
+def test_against_exact_above_threshold():
+    # kappa 1, F = 1.5 F_th, t = 0..2: the ensemble of 32 trajectories against the exact solver at
+    # a converged cut (24 / 10; the lab output uses the same sizes), within the family-wise z of
+    # tests/stats.py; floor 1e-12: rounding of the lab-frame map where the error is 0 (t = 0); the
+    # diagonal's floor 1e-7: the reference's own cut (its top 3 signal levels hold up to 3.4e-8 at
+    # t = 2, the moving basis has no cut there), where the jackknife error of ~1e-10 populations
+    # is itself ~1e-12
+    t = np.linspace(0, 2, 5)
+    r = run(Moving(dt=2e-3), charge_problem(P1, t), 32, 3, groups=8, progress=False)
+    ex = exact.charge(P1, t, trunc_tol=0)
+    n_ex = np.einsum("tii,i->t", ex.rho_s, np.arange(P1.Ns)).real
+    G = r.groups
+    assert_within(np.einsum("tii->ti", r.rho_s).real, np.einsum("tii->ti", ex.rho_s).real,
+                  np.einsum("tii->ti", r.rho_s_err).real, "rho_s diagonal", groups=G, floor=1e-7)
+    assert_within(r.n_s, n_ex, r.n_s_err, "n_s", groups=G, floor=1e-12)
+    assert_within(r.W, ex.W, r.W_err, "W", groups=G, floor=1e-12)
+    assert_within(r.W_c, ex.W_c, r.W_c_err, "W_c", groups=G, floor=1e-12)
+    assert r.truncation["verdict"] == "ok"
+    assert r.options["dims"]["Ns_out"] == 24
+
+
+def test_bitwise_independent_of_batch_and_workers():
+    # trajectory k draws only from rng(seed, k): the same sums for any batch, n_jobs or backend
+    t = np.linspace(0, 0.4, 3)
+    pr = charge_problem(P1, t)
+    a = run(Moving(dt=2e-3, batch=1), pr, 6, 5, groups=3, progress=False)
+    b = run(Moving(dt=2e-3, batch=4), pr, 6, 5, groups=3, n_jobs=2, backend="threading", progress=False)
+    assert np.array_equal(a.rho_s, b.rho_s) and np.array_equal(a.W, b.W)
+    assert np.array_equal(a.n_p, b.n_p)
+
+
+def test_bad_options_name_the_parameter():
+    with pytest.raises(ValueError, match="shrink_tol"):
+        Moving(grow_tol=1e-10, shrink_tol=1e-8)
+    with pytest.raises(ValueError, match="n_min"):
+        Moving(n_min=2)
+    with pytest.raises(ValueError, match="dt"):
+        Moving(dt=-1)
