@@ -143,8 +143,10 @@ def log_hyp1f2(a: float, b1: float, b2: float, z: float) -> float:
     term L, (i) r is nonincreasing from L on, which holds when
     (1 - a)(max(b1, b2) + L) < 2 (a + L)(L + 1) (d log r / dl < 0 there and for every larger l),
     and (ii) the whole tail, bounded by the geometric series t_L r_L / (1 - r_L), is below
-    ``SERIES_RTOL`` times the partial sum.  The result is then exact to rounding (the cumulative
-    sum's error grows like sqrt(L) ulps of log r, ~1e-13 relative at L ~ 10^4).
+    ``SERIES_RTOL`` times the partial sum.  The result is then exact to rounding: against mpmath
+    (30 digits), <n> from :func:`moments_from_rates` is right to 4e-15 at <n> = 400 and 5e-14 at
+    <n> = 2500 (with the x86 extended-precision cumulative sum; in plain float64 the error
+    grows to ~4e-12 at 2500).
     """
     a, b1, b2, z = float(a), float(b1), float(b2), float(z)
     if not (a > 0 and b1 > 0 and b2 > 0):
@@ -156,11 +158,14 @@ def log_hyp1f2(a: float, b1: float, b2: float, z: float) -> float:
     logz, bmax = math.log(z), max(b1, b2)
     L = 64
     while True:
-        l = np.arange(L, dtype=float)
-        logr = np.log(a + l) + logz - np.log(b1 + l) - np.log(b2 + l) - np.log1p(l)
-        logt = np.concatenate(([0.0], np.cumsum(logr[:-1])))
+        # extended precision where the platform has it (x86: 64-bit mantissa): the cumulative
+        # sum's rounding then stays ~1e-16 relative at <n> ~ 1e4 instead of ~1e-12
+        l = np.arange(L, dtype=np.longdouble)
+        logr = np.log(a + l) + np.longdouble(logz) - np.log(b1 + l) - np.log(b2 + l) - np.log1p(l)
+        logt = np.concatenate(([np.longdouble(0)], np.cumsum(logr[:-1])))
         top = logt.max()
-        logs = top + math.log(np.exp(logt - top).sum())
+        logs = float(top + np.log(np.exp(logt - top).sum()))
+        logt, logr = logt.astype(float), logr.astype(float)
         last, r_last = L - 1, math.exp(logr[-1])
         monotone = (1 - a) * (bmax + last) < 2 * (a + last) * (last + 1)
         if monotone and r_last < 1:
