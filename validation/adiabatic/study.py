@@ -18,7 +18,6 @@ C. Large photon numbers (issue 12's target, <n> ~ 400): positive-P samples of th
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pathlib
 import time
