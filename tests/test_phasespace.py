@@ -610,3 +610,14 @@ def test_classical_limit():
             bound = z * math.hypot(dev[0.25][1], law_err) + 0.25 * abs(law)
             assert bound < abs(law), (bound, law)  # the check can tell zero and twice the law apart
             assert abs(dev[0.25][0] - law) <= bound, (dev, law, bound)
+
+
+def test_spike_default_scales_with_the_steady_state():
+    # a positive-P run that reaches the issue-12 target regime (~400 signal photons, kappa 0.1,
+    # F = 1.5 F_th) is not "spiking": typical |alpha_s| ~ 20, above the old default 10 sqrt(max(Ns, Np))
+    # = 20 at Ns = Np = 4 (every sample counted), far below the new one (10 sqrt(2 sqrt(16) 15 / 0.1))
+    p = BatteryParams(kappa=0.1, F=15.0, Ns=4, Np=4)
+    res = run(PositiveP(dt=0.01, trunc_tol=0), charge_problem(p, [0.0, 40.0]), 40, 0, groups=4, progress=False)
+    n_s = moments(res)["a_dag_a"][0][-1].real
+    assert n_s > 200  # the run did reach the large-amplitude regime
+    assert diverged(res)[:2] == (0, 0)

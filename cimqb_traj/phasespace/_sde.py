@@ -470,6 +470,20 @@ def check_problem(problem: Problem, ids, seed):
     return ids
 
 
+def spike_default(p: BatteryParams, dims) -> float:
+    """Default spike bound: 10 x the larger of sqrt(max(Ns, Np)) (the amplitudes the Fock estimates
+    resolve) and the mean-field amplitude scale: |alpha_p| <= 2 |F| / sqrt(gamma_p) (the undepleted
+    pump) and |alpha_s|^2 <= (2/kappa) sqrt(gamma_p) |F| (the above-threshold fixed point without
+    its negative term; Delta, eps and baths only lower it or add O(1)), plus the seed's linear
+    response (2 |eps| / gamma_s)^2."""
+    scale = max(max(dims), 4 * p.F**2 / p.gamma_p if p.gamma_p > 0 else 0.0)
+    if p.kappa > 0 and p.gamma_p > 0:
+        scale = max(scale, 2 / p.kappa * math.sqrt(p.gamma_p) * abs(p.F))
+    if p.gamma_s > 0:
+        scale = max(scale, (2 * abs(p.eps) / p.gamma_s) ** 2)
+    return 10 * math.sqrt(scale)
+
+
 def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> GroupSums:
     """Integrate samples ``ids`` of ``problem`` (shared by PositiveP and Wigner)."""
     ids = check_problem(problem, ids, seed)
@@ -497,7 +511,7 @@ def run_group(method, problem: Problem, ids, seed: int, positive_p: bool) -> Gro
     nw = (J + 1) // 2  # random words per increment set
     bound = DIVERGENCE_SCALE / (p.kappa * kh.max()) if p.kappa > 0 else math.inf
     bound = min(bound, method.divergence_bound)
-    spike = method.spike_bound if method.spike_bound is not None else 10 * math.sqrt(max(problem.dims))
+    spike = method.spike_bound if method.spike_bound is not None else spike_default(p, problem.dims)
     scale = np.repeat(np.sqrt(h / r / (2 * _P1)), r)  # of the r draws per step
     paths_a, paths_ap = [], []
     for start in range(0, ids.size, method.batch):
