@@ -83,10 +83,10 @@ class PositiveP:
     batch : int
         Samples integrated together; results are bitwise independent of it.
     spike_bound : float, optional
-        |amplitude| above which a sample counts as spiking (default ``_sde.spike_default``: ten
-        times the larger of the amplitude the estimated Fock matrices resolve, sqrt(max(Ns, Np)),
-        and a bound on the mean-field amplitudes, sqrt(max((2/kappa) sqrt(gamma_p) |F| + eps^2
-        term, 4 F^2 / gamma_p)); a sample of a 400-photon steady state is not a spike).
+        |amplitude| above which a sample counts as spiking (default ``_sde.spike_default``:
+        10 sqrt(max(Ns, Np, 4 F^2/gamma_p, (2/kappa) sqrt(gamma_p) |F|, (2 eps/gamma_s)^2)), ten
+        times the larger of the amplitudes the Fock estimates resolve and the mean-field scale;
+        a sample of a 400-photon steady state is not a spike).
     divergence_bound : float
         Extra cap on |amplitude| beyond which a sample counts as diverged (the built-in one is
         1/(kappa dt)).
