@@ -62,17 +62,18 @@ _OPTION = {
     "n_jobs": "--n-jobs", "backend": "--backend", "scheduler": "--scheduler", "theta": "--theta",
     "dt": "--dt", "groups": "--groups", "method": "--method", "eps": "--eps", "t_ramp": "--t-ramp",
     "frac": "--frac", "trunc_tol": "--trunc-tol", "F_steps": "--F-steps", "samples": "--samples",
-    "t_steady": "--t-steady", "batch": "--ntraj",
+    "t_steady": "--t-steady", "batch": "--ntraj", "basis": "--basis",
 }
 
 # charge / discharge: option (argparse dest) -> the methods it applies to
 _APPLIES = {
     "engine": ("exact",), "ntraj": SAMPLED, "seed": SAMPLED, "groups": SAMPLED, "n_jobs": SAMPLED,
     "backend": SAMPLED, "scheduler": SAMPLED, "theta": ("homodyne",), "heterodyne": ("homodyne",),
+    "basis": ("homodyne",),
     "dt": ("homodyne", "positive-p", "wigner"), "check_step": ("positive-p", "wigner"),
 }
 _DEFAULTS = {"engine": "fast", "ntraj": 1000, "seed": 0, "groups": 20, "n_jobs": 1, "backend": "loky",
-             "theta": 0.0, "heterodyne": False}
+             "theta": 0.0, "heterodyne": False, "basis": "fock"}
 
 
 class UsageError(Exception):
@@ -155,6 +156,11 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
     t.add_argument("--dt", type=_real, default=None,
                    help="homodyne / positive-p / wigner time step (method default: 1e-3 / 2e-3 / 2e-3)")
     if not discharge:
+        t.add_argument("--basis", choices=("fock", "displaced"), default=None,
+                       help="--method homodyne: fock (default) integrates in the lab Fock basis --ns x --np; "
+                            "displaced moves a small Fock basis with each trajectory's means (large photon "
+                            "numbers); --ns/--np are then the lab-frame output sizes, chosen from the mean "
+                            "field when left at their defaults")
         t.add_argument("--check-step", action="store_true", default=None,
                        help="positive-p / wigner: also run at dt/2 on the same noise paths and report the step "
                             "differences of the moments in units of their standard errors (output: the dt run)")
@@ -316,6 +322,16 @@ def _ensemble_json(res, names) -> dict:
     return out
 
 
+def _dims(res) -> dict:
+    """The dimensions a Fock-space run used: the largest signal / pump basis (the moving basis'
+    largest for --basis displaced, else the lab truncation) and the lab output sizes."""
+    d = (getattr(res, "options", None) or {}).get("dims")
+    if d:
+        return {k: int(v) for k, v in d.items()}
+    Ns, Np = res.params.Ns, res.params.Np
+    return {"Ns_basis_max": Ns, "Np_basis_max": Np, "Ns_out": Ns, "Np_out": Np}
+
+
 def _pm(res, name, i) -> str:
     err = getattr(res, name + "_err", None)
     v = getattr(res, name)[i]
@@ -350,6 +366,8 @@ def _traj_kw(a) -> dict:
           "scheduler": a.scheduler, "groups": a.groups, "progress": False if a.no_progress else None}
     if a.method == "homodyne":
         kw.update(theta=a.theta, heterodyne=a.heterodyne)
+        if getattr(a, "basis", "fock") != "fock":
+            kw["basis"] = a.basis
         if a.dt is not None:
             kw["dt"] = a.dt
     return kw
@@ -391,6 +409,11 @@ def _check_resources(a, p, t, tol) -> None:
     if a.method in SAMPLED:
         kw = dict(ntraj=a.ntraj, groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, dt=a.dt)
     if a.command == "charge":
+        if getattr(a, "basis", None) == "displaced":
+            from .trajectories import lab_dims
+
+            ns, np_ = lab_dims(p, t)
+            p, kw["basis"] = p.replace(Ns=int(ns), Np=int(np_)), "displaced"
         resources.check_charge(p, t, a.method, engine=a.engine or "fast", trunc_tol=tol, **kw)
 
 
@@ -445,6 +468,9 @@ def _charge(a) -> int:
                                        for k in ("n_s_rel_err_end", "n_s_rel_err_max")}
         if getattr(a, "step_check_result", None):
             doc["step_check"] = a.step_check_result
+        if a.method in ("exact", "jump", "homodyne"):
+            doc["dims"] = _dims(res)
+            doc["params"] = res.params.to_dict()  # the displaced basis chooses its lab output sizes
         doc["interrupted"] = interrupted
         doc["truncation"] = getattr(res, "truncation", {}) or {}
         _print_json(doc, ctx)

@@ -82,6 +82,10 @@ _REF = {"Ns": 32, "Np": 9, "nt": 401, "t_span": 40.0, "ntraj": 1000, "groups": 2
 #: the discharge generator's bound at the paper's load (g 1, gamma_a 0.1, Ns 32), for blame
 _LOAD_REF = 4 * math.sqrt(31) + 0.2 + 62
 _DEFAULT_DT = {"homodyne": 1e-3, "positive-p": 2e-3, "wigner": 2e-3}
+#: Moving-basis sizes (signal, pump) a displaced-basis trajectory is assumed to hold (its rule
+#: sizes it on the tail populations; measured largest: 33 x 9 at kappa 0.1, F 15, t = 0..5), capped
+#: by the lab output sizes.
+MOVING_BASIS = (48, 16)
 
 
 # ------------------------------------------------------------------------------------------
@@ -272,15 +276,25 @@ def _ensemble_estimate(v: dict):
     Ns, No, nt, B, G, J = (float(v[k]) for k in ("Ns", "Np", "nt", "batch", "groups", "n_jobs"))
     D = Ns * No
     red = _C16 * nt * (Ns**2 + No**2)  # one set of reduced states over the grid
+    main = 8 * red * G
     if v["kind"] == "phase-space":
         per_path, per_worker = 4.0, red * 3 + B * nt * 4 * _C16 + B * 4096 * 8 * 8
         steps = v["t_span"] / v["dt"]
+    elif v["kind"] == "displaced":
+        # one trajectory at a time in a moving basis ms x mp; the lab-frame map D(beta) blocks
+        # (Ns_out x ms, Np_out x mp, a few copies); the worker's group sums; the main process
+        # holds the G group sums and, reducing time by time (ensemble._reduce), a few grids more
+        ms, mp = min(Ns, MOVING_BASIS[0]), min(No, MOVING_BASIS[1])
+        per_path = ms * mp  # the state size, as for the fixed basis
+        per_worker = 2 * red + 40 * ms * mp * _C16 + 4 * (Ns * ms + No * mp) * _C16 + 4096 * 8 * 8
+        steps = v["t_span"] / v["dt"]
+        main = red * (G + 6)
     else:
         per_path = D
         per_worker = red * (2 + B) + B * nt * D * _C16 * 2 + 40 * D * _C16
         steps = v["t_span"] / v["dt"] if v["kind"] == "homodyne" else v["t_span"] * v["rho"] / 2 / _STABILITY
     records = v["ntraj"] * nt * 8 * 8 if v.get("records") else 0.0
-    main = 8 * red * G + 8 * v["ntraj"] + records
+    main = main + 8 * v["ntraj"] + records
     base = WORKER_BASE if v.get("processes", True) else 0
     mem = main + J * (base + per_worker)
     return mem, steps, steps * v["ntraj"] * per_path
@@ -293,6 +307,8 @@ def check_ensemble(method, problem, ntraj: int, groups: int, n_jobs: int, backen
     check_jobs(n_jobs)
     name = getattr(method, "name", "")
     kind = "phase-space" if name in ("positive-p", "wigner", "mean-field") else name
+    if (getattr(method, "options", None) or {}).get("basis") == "displaced":
+        kind = "displaced"
     t = problem.t
     Ns, No = problem.dims
     v = {"kind": kind, "Ns": Ns, "Np": No, "nt": len(t), "t_span": float(t[-1] - t[0]), "ntraj": ntraj,
@@ -309,8 +325,8 @@ def check_ensemble(method, problem, ntraj: int, groups: int, n_jobs: int, backen
         else:
             terms = spectral_bound(Ns, No, **_rates(p))
         v["rho"] = _check_overflow(terms)
-    return _run_checks(v, {"phase-space": "sample", "homodyne": "trajectory", "jump": "trajectory"}.get(kind, "path"),
-                       name, method_dt=_DEFAULT_DT.get(name))
+    return _run_checks(v, {"phase-space": "sample", "homodyne": "trajectory", "jump": "trajectory",
+                           "displaced": "trajectory"}.get(kind, "path"), name, method_dt=_DEFAULT_DT.get(name))
 
 
 def _run_checks(v: dict, unit: str, name: str, method_dt=None) -> dict:
@@ -319,7 +335,7 @@ def _run_checks(v: dict, unit: str, name: str, method_dt=None) -> dict:
 
     ref = {**_REF, "dt": method_dt if method_dt is not None else v["dt"]}
     mem, steps, work = _ensemble_estimate(v)
-    cand_steps = ["dt", "t_span"] if v["kind"] in ("homodyne", "phase-space") else ["t_span", "Ns", "Np"]
+    cand_steps = ["dt", "t_span"] if v["kind"] in ("homodyne", "phase-space", "displaced") else ["t_span", "Ns", "Np"]
     _check_steps(steps, f"each {unit} of {name}", _pname(_blame(est(1), v, cand_steps, ref)),
                  "use a shorter time span or a larger step" if "dt" in cand_steps else
                  "use a shorter time span, smaller rates or a smaller truncation")
@@ -330,7 +346,7 @@ def _run_checks(v: dict, unit: str, name: str, method_dt=None) -> dict:
     _check_memory(mem, f"{name} ({v['ntraj']} {units}, {v['n_jobs']} worker(s), Ns={v['Ns']}, "
                   f"{v['nt']} output times)",
                   _pname(_blame(est(0), v, ["Ns", "Np", "nt", "n_jobs", "ntraj", "groups"], ref)),
-                  "use a smaller truncation, fewer output times or fewer workers")
+                  "use a smaller truncation, fewer output times, fewer groups or fewer workers")
     return {"memory": mem, "steps": steps, "work": work}
 
 
@@ -375,9 +391,11 @@ def _exact_checks(p, nt: int, t_span: float, engine: str, guard: bool, what: str
 
 def check_charge(params, t, method: str = "exact", *, engine: str = "fast", ntraj: int = 1, groups: int = 20,
                  n_jobs: int = 1, backend: str = "loky", dt: float | None = None, batch: int | None = None,
-                 trunc_tol: float = 1.0, records: bool = False) -> dict:
+                 trunc_tol: float = 1.0, records: bool = False, basis: str = "fock") -> dict:
     """Resources of a charging run of ``method`` on the output grid ``t`` with ``params``
     (``BatteryParams``): overflow, integrator steps, memory and workers (module docstring).
+    ``basis="displaced"`` (homodyne): params' Ns / Np are the lab output sizes; the trajectory's
+    own basis is taken as ``MOVING_BASIS`` (capped by them).
     Returns the estimate ``{"memory", "steps", "work"}``; raises ``ResourceError`` naming the
     parameter that dominates (e.g. ``"F: the generator's spectral bound overflows ..."``)."""
     nt, t_span = len(t), float(t[-1] - t[0])
@@ -387,6 +405,8 @@ def check_charge(params, t, method: str = "exact", *, engine: str = "fast", ntra
     rho = _check_overflow(terms)
     check_jobs(n_jobs)
     kind = "phase-space" if method in ("positive-p", "wigner", "mean-field") else method
+    if basis == "displaced" and method == "homodyne":
+        kind = "displaced"
     v = {"kind": kind, "Ns": params.Ns, "Np": params.Np, "nt": nt, "t_span": t_span, "ntraj": ntraj,
          "groups": min(groups, ntraj), "n_jobs": n_jobs, "batch": batch or 64, "records": records,
          "processes": backend != "threading", "rho": rho,

@@ -115,3 +115,82 @@ def test_bad_options_name_the_parameter():
         Moving(n_min=2)
     with pytest.raises(ValueError, match="dt"):
         Moving(dt=-1)
+
+
+# --- wiring: trajectories.charge(basis="displaced"), the CLI, resources ---
+
+def test_charge_displaced_uses_its_own_verdict():
+    # the API runs moving.Moving and attaches moving.verdict (the run's own lab-cut / discarded-weight
+    # measure; no exact solver, no rerun); trunc_tol 0 disables it; params carry the lab output sizes
+    from cimqb_traj import trajectories
+    from cimqb_traj.trajectories.moving import verdict
+
+    t = np.linspace(0, 0.4, 3)
+    r = trajectories.charge(P1, t, method="homodyne", basis="displaced", ntraj=4, groups=2, dt=2e-3,
+                            progress=False)
+    assert r.options["basis"] == "displaced" and r.params.Ns == P1.Ns and r.params.Np == P1.Np
+    assert r.truncation == verdict(r) and "lab cut" in r.truncation["measure"]
+    off = trajectories.charge(P1, t, method="homodyne", basis="displaced", ntraj=4, groups=2, dt=2e-3,
+                              progress=False, trunc_tol=0)
+    assert off.truncation["verdict"] == "disabled" and np.array_equal(off.rho_s, r.rho_s)
+    # a lab cut too small for the state (2 x 2 output levels) is refused by that verdict (its hint
+    # names the lab-frame output sizes)
+    from cimqb_traj.truncation import TruncationError
+
+    with pytest.raises(TruncationError, match="lab-frame output sizes"):
+        trajectories.charge(P1.replace(Ns=2, Np=2), t, method="homodyne", basis="displaced", ntraj=2,
+                            groups=2, dt=2e-3, progress=False, trunc_tol=1e-6)
+
+
+def test_charge_basis_is_checked_and_defaults_choose_the_lab_sizes():
+    from cimqb_traj import trajectories
+    from cimqb_traj.trajectories.moving import output_dims
+
+    with pytest.raises(ValueError, match="basis"):
+        trajectories.charge(P1, [0, 0.1], method="jump", basis="displaced", ntraj=1)
+    with pytest.raises(ValueError, match="basis"):
+        trajectories.charge(P1, [0, 0.1], method="homodyne", basis="moving", ntraj=1)
+    with pytest.raises(ValueError, match="psi0"):
+        trajectories.charge(P1, [0, 0.1], method="homodyne", basis="displaced", ntraj=1,
+                            psi0=np.eye(P1.Ns * P1.Np)[0])
+    t = np.linspace(0, 40, 3)
+    p = BatteryParams(kappa=0.1, F=15.0)  # Ns, Np left at the package defaults: chosen
+    assert trajectories.lab_dims(p, t) == output_dims(p, t)
+    assert trajectories.lab_dims(p.replace(Ns=33), t) == (33, p.Np)  # set: kept
+    ns, np_ = output_dims(p, t)
+    # mean field: n_s -> 2 gamma_p/kappa^2 ... at F = 1.5 F_th ~ (F/F_th - 1) 4 gamma_p/kappa^2... hundreds
+    assert 300 < ns < 800 and 40 < np_ < 200
+
+
+def test_cli_basis_displaced_reports_dims(capsys):
+    import json
+
+    from cimqb_traj.cli import main
+
+    argv = ["charge", "--method", "homodyne", "--basis", "displaced", "--kappa", "1", "--F", str(P1.F),
+            "--ns", "24", "--np", "10", "--t-end", "0.4", "--dt-out", "0.2", "--ntraj", "4",
+            "--groups", "2", "--dt", "2e-3", "--json", "--no-progress"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    d = out["dims"]
+    assert d["Ns_out"] == 24 and d["Np_out"] == 10 and 6 <= d["Ns_basis_max"] < 24 and 6 <= d["Np_basis_max"] < 10
+    assert main(["charge", "--method", "jump", "--basis", "displaced", "--json"]) == 2
+    assert "--basis" in capsys.readouterr().err
+
+
+def test_resources_size_the_moving_basis_not_the_lab_grid():
+    # the target regime (lab output 560 x 100): a fixed Fock basis would need D = 56000 per
+    # trajectory; the moving basis holds ~MOVING_BASIS; memory: G group sums nt Ns_out^2 + a few
+    from cimqb_traj import resources
+    from cimqb_traj.trajectories.moving import displaced_problem
+
+    p = BatteryParams(kappa=0.1, F=15.0, Ns=560, Np=100)
+    t = np.linspace(0, 40, 41)
+    pr = displaced_problem(p, t)  # charge_problem would build the 56000-dim lab operators
+    fock = resources._ensemble_estimate({**resources._REF, "kind": "homodyne", "Ns": 560, "Np": 100, "nt": 41,
+                                         "t_span": 40.0, "dt": 1e-3, "batch": 1, "groups": 20})
+    mov = resources.check_ensemble(Moving(), pr, 1000, 20, 2)
+    assert mov["work"] < fock[2] / 50
+    red = 16 * 41 * (560**2 + 100**2)
+    assert 20 * red < mov["memory"] < 20 * red + 2 * resources.WORKER_BASE + 12 * red
+    assert resources.check_charge(p, t, "homodyne", ntraj=1000, n_jobs=2, basis="displaced")["work"] == mov["work"]

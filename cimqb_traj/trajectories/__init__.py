@@ -4,7 +4,8 @@ master equations.
 ``charge`` / ``discharge`` run an ensemble of trajectories of a method (``"jump"``: photon
 counting; ``"homodyne"``: diffusive) through the ensemble runner and return results with
 standard errors.  The pieces: ``base`` (the problem and per-group sums), ``jump`` and
-``homodyne`` (the methods), ``ensemble`` (seeds, groups, joblib / Dask, reduction).
+``homodyne`` (the methods; ``moving``: homodyne in a displaced Fock basis per trajectory,
+``basis="displaced"``), ``ensemble`` (seeds, groups, joblib / Dask, reduction).
 """
 
 from __future__ import annotations
@@ -20,14 +21,23 @@ from .ensemble import interval, run
 from .jump import Jump
 
 __all__ = ["charge", "discharge", "run", "interval", "Jump", "Problem", "charge_problem",
-           "discharge_problem", "METHODS", "method"]
+           "discharge_problem", "METHODS", "BASES", "method", "lab_dims"]
 
 METHODS = ("jump", "homodyne")
+#: Bases of the trajectory state: ``"fock"`` the fixed lab Fock basis (Ns x Np), ``"displaced"``
+#: a displaced Fock basis per trajectory that follows its conditional means (homodyne only).
+BASES = ("fock", "displaced")
 _RUN_KEYS = ("groups", "n_jobs", "backend", "scheduler", "progress", "e_ops")
 
 
-def method(name: str, **options):
-    """The method object registered under ``name`` with its options (e.g. ``theta`` for homodyne)."""
+def method(name: str, basis: str = "fock", **options):
+    """The method object registered under ``name`` with its options (e.g. ``theta`` for homodyne);
+    ``basis="displaced"`` (homodyne only) gives ``moving.Moving``."""
+    _check_basis(name, basis)
+    if basis == "displaced":
+        from .moving import Moving
+
+        return Moving(**options)
     if name == "jump":
         return Jump(**options)
     if name == "homodyne":
@@ -35,6 +45,26 @@ def method(name: str, **options):
 
         return Homodyne(**options)
     raise ValueError(f"method must be one of {', '.join(METHODS)}, got {name!r}")
+
+
+def _check_basis(name, basis) -> None:
+    if not isinstance(basis, str) or basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+    if basis == "displaced" and name != "homodyne":
+        raise ValueError(f"basis='displaced' applies to method='homodyne' only, not {name!r}; "
+                         "use basis='fock'")
+
+
+def lab_dims(params: BatteryParams, t) -> tuple:
+    """Lab-frame output sizes (Ns_out, Np_out) of a displaced-basis run (``charge``): the
+    params' (Ns, Np), except that the package defaults (32, 9) mean "choose them":
+    ``moving.output_dims(params, t)`` (largest mean-field photon number + 6 sqrt(n) + 20 levels)."""
+    d = BatteryParams()
+    if (params.Ns, params.Np) == (d.Ns, d.Np):
+        from .moving import output_dims
+
+        return output_dims(params, t)
+    return params.Ns, params.Np
 
 
 def _split(kw):
@@ -110,8 +140,18 @@ def _refuse(verdict: dict) -> None:
 
 
 def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "jump", ntraj: int = 1000,
-           seed: int = 0, psi0=None, trunc_tol: float | None = TRUNC_TOL, **kw):
+           seed: int = 0, psi0=None, trunc_tol: float | None = TRUNC_TOL, basis: str = "fock", **kw):
     """Charging by ``ntraj`` trajectories (default grid t = 0..40, step 1).
+
+    ``basis``: ``"fock"`` (default) integrates every trajectory in the lab Fock basis Ns x Np;
+    ``"displaced"`` (``method="homodyne"`` only; ``moving.Moving``) in a displaced Fock basis per
+    trajectory that follows its conditional means and sizes itself on its tail populations.  Then
+    ``params.Ns`` / ``params.Np`` are the lab-frame OUTPUT sizes of the averaged states rho_s,
+    rho_p (not the dynamics' truncation), and if they are the package defaults (32, 9) the run
+    chooses them (``lab_dims``); the result's params carry the sizes used, its ``options["dims"]``
+    the largest moving bases.  Its truncation verdict is ``moving.verdict`` (the lab cut's missing
+    energy, the weight the basis changes discarded, the top-level populations), computed from the
+    run itself: no exact solver and no rerun.  ``psi0`` is not supported there (vacuum start).
 
     Keywords of the runner (``groups, n_jobs, backend, scheduler, progress, e_ops``; see ``run``) and of
     the method (``Jump``: ``batch, rtol, atol, records``; ``Homodyne``: ``theta, dt, heterodyne,
@@ -144,7 +184,9 @@ def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "ju
     run_kw, m_kw = _split(dict(kw))
     tol = check_tol(trunc_tol)
     t = exact.check_times(np.arange(41.0) if t is None else t)
-    m = globals()["method"](method, **m_kw)
+    m = globals()["method"](method, basis, **m_kw)
+    if basis == "displaced":
+        return _charge_displaced(m, params, t, psi0, ntraj, seed, tol, run_kw)
     problem = charge_problem(params, t, psi0)  # validates params and psi0 before the exact runs
     verdict = None
     by_exact = params.Ns * params.Np <= EXACT_VERDICT_MAX_D
@@ -157,6 +199,20 @@ def charge(params: BatteryParams = BatteryParams(), t=None, *, method: str = "ju
         verdict = _rerun_verdict(tol, m, params, t, psi0, ntraj, seed, run_kw, res)
     res = replace(res, truncation=verdict if tol else disabled(res.tail_s, res.tail_p))
     enforce(res.truncation, res)  # warns (the refusal came before the run)
+    return res
+
+
+def _charge_displaced(m, params, t, psi0, ntraj, seed, tol, run_kw):
+    """``charge`` with ``basis="displaced"``: lab output sizes, the run, its own verdict."""
+    from .moving import displaced_problem, verdict as moving_verdict
+
+    if psi0 is not None:
+        raise ValueError("psi0: the displaced basis starts from the vacuum (psi0=None); use basis='fock'")
+    Ns, Np = lab_dims(params, t)
+    params = params.replace(Ns=int(Ns), Np=int(Np))
+    res = run(m, displaced_problem(params, t), ntraj, seed, **run_kw)
+    res = replace(res, truncation=moving_verdict(res, tol) if tol else disabled(res.tail_s, res.tail_p))
+    enforce(res.truncation, res)
     return res
 
 

@@ -6,7 +6,8 @@ groups, has ``method.run_group`` compute each group's sums (one task per group, 
 backend) and adds the groups in group order.  Because a trajectory's numbers depend only on its
 own seed and a group's sums only on its trajectories, the result is bitwise identical for any
 ``n_jobs``, backend or batch size (tested).  Memory is O(groups * len(t) * Ns^2): it does not
-grow with ``ntraj``.
+grow with ``ntraj``; the reduction works one output time at a time, so the main process holds
+the G group sums and O(G Ns^2) more, not several copies of all of them.
 
 Errors.  Everything is reported from the averaged state rho_s = sum of group sums / ntraj.  The
 standard error of any function f of the mean (linear: energy, n_s, matrix elements; nonlinear:
@@ -205,45 +206,66 @@ def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=
     not a state, ``phasespace.state``)."""
     n = np.array([p.n for p in parts], dtype=float)
     N, G = int(n.sum()), len(parts)
-    S_s = np.stack([p.rho_s for p in parts])
-    S_o = np.stack([p.rho_o for p in parts])
     counts = sum(p.counts for p in parts) / N
     records = [r for p in parts for r in p.records]
     Ns, No = problem.dims
+    nt = len(problem.t)
 
     def split(S):  # element-wise errors of Re and Im
         _, er, _ = jackknife(S.real, n, lambda x: x)
         _, ei, _ = jackknife(S.imag, n, lambda x: x)
         return er + 1j * ei
 
-    rho_s, rho_o = S_s.sum(axis=0) / N, S_o.sum(axis=0) / N
-    ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records,
-           "expect": {}, "expect_err": {}}
-    for key, (factor, m) in (ops or {}).items():
-        S = S_s if factor == 0 else S_o
-        ens["expect"][key], ens["expect_err"][key], _ = jackknife(
-            S, n, lambda x, m=m: np.einsum("ktij,ji->kt", x, m))
-
     def parts_s(x):
         e = ergotropy_parts(x, problem.ladder_s)
         return np.stack([e.energy, e.W, e.W_c, e.W_i], axis=1)
 
-    (E, W, Wc, Wi), (E_e, W_e, Wc_e, Wi_e), (_, W_b, Wc_b, Wi_b) = jackknife(S_s, n, parts_s)
+    # Time by time: the only full-size copies are the groups' own sums (memory G nt Ns^2, not the
+    # ~8 G nt Ns^2 of stacking them and the jackknife's temporaries at once); every quantity is
+    # element-wise in time, so the numbers are those of the stacked form.
+    nums = np.arange(Ns, dtype=float), np.arange(No, dtype=float)
+    rho_s, rho_o = np.empty((nt, Ns, Ns), complex), np.empty((nt, No, No), complex)
+    rho_s_err, rho_o_err = np.empty_like(rho_s), np.empty_like(rho_o)
+    J4 = [np.empty((4, nt)) for _ in range(3)]  # (est, err, bc) of (E, W, Wc, Wi)
+    nsum = [np.empty(nt) for _ in range(4)]  # n_s, n_s_err, n_p, n_p_err
+    Wa3 = [np.empty(nt) for _ in range(3)]
+    ens_expect = {k: [np.empty(nt, complex), np.empty(nt)] for k in (ops or {})}
+    for it in range(nt):
+        S_s = np.stack([p.rho_s[it] for p in parts])[:, None]  # (G, 1, Ns, Ns)
+        S_o = np.stack([p.rho_o[it] for p in parts])[:, None]
+        rho_s[it], rho_o[it] = S_s.sum(axis=0)[0] / N, S_o.sum(axis=0)[0] / N
+        rho_s_err[it], rho_o_err[it] = split(S_s)[0], split(S_o)[0]
+        for key, (factor, m) in (ops or {}).items():
+            e, ee, _ = jackknife(S_s if factor == 0 else S_o, n, lambda x, m=m: np.einsum("ktij,ji->kt", x, m))
+            ens_expect[key][0][it], ens_expect[key][1][it] = e[0], ee[0]
+        for k, arr in enumerate(jackknife(S_s, n, parts_s)):
+            J4[k][:, it] = arr[:, 0]
+        if problem.kind == "discharge":
+            for k, arr in enumerate(jackknife(S_o, n, lambda x: ergotropy_parts(x, problem.ladder_o).W)):
+                Wa3[k][it] = arr[0]
+        else:
+            a, b, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
+            nsum[0][it], nsum[1][it] = a[0], b[0]
+            a, b, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
+            nsum[2][it], nsum[3][it] = a[0], b[0]
+    ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records,
+           "expect": {}, "expect_err": {}}
+    for key in ens_expect:
+        ens["expect"][key], ens["expect_err"][key] = ens_expect[key]
+    (E, W, Wc, Wi), (E_e, W_e, Wc_e, Wi_e), (_, W_b, Wc_b, Wi_b) = J4
     if problem.kind == "discharge":
         info = problem.info
-        Wa, Wa_e, Wa_b = jackknife(S_o, n, lambda x: ergotropy_parts(x, problem.ladder_o).W)
+        Wa, Wa_e, Wa_b = Wa3
         return TrajectoryDischargeResult(
             params=info["params"], t=problem.t, method=name, options=options, load=info["load"],
             t0=float(info.get("t0", 0.0)), rho_s=rho_s, rho_a=rho_o, W_s=W, W_a=Wa,
-            rho_s_err=split(S_s), rho_a_err=split(S_o), W_s_err=W_e, W_a_err=Wa_e, W_s_bc=W_b,
+            rho_s_err=rho_s_err, rho_a_err=rho_o_err, W_s_err=W_e, W_a_err=Wa_e, W_s_bc=W_b,
             W_a_bc=Wa_b, counts=counts, **ens)
-    nums = np.arange(Ns, dtype=float), np.arange(No, dtype=float)
-    n_s, n_s_e, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
-    n_p, n_p_e, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
+    n_s, n_s_e, n_p, n_p_e = nsum
     res = TrajectoryResult(
         params=problem.info["params"], t=problem.t, method=name, options=options, rho_s=rho_s,
         energy=E, W=W, W_c=Wc, W_i=Wi, n_p=n_p, tail_s=rho_s[:, -1, -1].real,
-        tail_p=rho_o[:, -1, -1].real, rho_s_err=split(S_s), energy_err=E_e, W_err=W_e,
+        tail_p=rho_o[:, -1, -1].real, rho_s_err=rho_s_err, energy_err=E_e, W_err=W_e,
         W_c_err=Wc_e, W_i_err=Wi_e, W_bc=W_b, W_c_bc=Wc_b, W_i_bc=Wi_b, n_s=n_s, n_s_err=n_s_e,
         n_p_err=n_p_e, counts=counts, **ens)
     return res if hook is None else hook(problem, parts, res)

@@ -106,7 +106,7 @@ from .base import GroupSums, Problem, initial_state, rng
 from .displacement import displace_block, reshift2
 from .homodyne import Homodyne, _steps
 
-__all__ = ["Moving", "MovingSums", "verdict", "output_dims"]
+__all__ = ["Moving", "MovingSums", "verdict", "output_dims", "displaced_problem"]
 
 _CHUNK = 4096
 
@@ -426,7 +426,10 @@ class Moving:
     def _trajectory(self, problem, plan, g, sums):
         p = problem.info["params"]
         Ns_out, Np_out = problem.dims
-        P = initial_state(problem, g).reshape(Ns_out, Np_out)
+        P0 = initial_state(problem, g).reshape(Ns_out, Np_out)
+        # the moving basis starts with at least n_min levels per mode, whatever the lab sizes
+        P = np.zeros((max(Ns_out, self.n_min), max(Np_out, self.n_min)), complex)
+        P[:Ns_out, :Np_out] = P0
         bs = bp = 0j
         discarded = 0.0
         P, discarded = self._trim(P, 0, discarded)
@@ -514,6 +517,28 @@ class Moving:
         }
         res = replace(res, options={**res.options, **info})
         return replace(res, truncation=verdict(res))
+
+
+def displaced_problem(params, t) -> Problem:
+    """The charging problem for ``Moving`` without lab-frame operators: ``charge_problem`` builds
+    the Hamiltonian and collapse operators on Ns x Np (as dense matrices on the way: 47 GiB at the
+    lab sizes 560 x 100 of the kappa = 0.1 target), which the moving basis never uses.  Same
+    times, segments (pump switch-off), channels, dims (the lab output sizes), vacuum start."""
+    from ..exact import _segments, check_times
+    from ..params import BatteryParams
+    from .base import _names
+
+    if not isinstance(params, BatteryParams):
+        raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
+    t = check_times(t, "t")
+    Ns, Np = params.Ns, params.Np
+    v = np.zeros(Ns * Np, complex)
+    v[0] = 1.0
+    segs = tuple((a, b, None, None) for a, b, F, _ in _segments(params, t))
+    channels = _names(params, [("signal", params.gamma_s, params.nth_s), ("pump", params.gamma_p, params.nth_p)])
+    return Problem(t=t, segments=segs, dims=(Ns, Np), psi0=v[None], p0=np.ones(1), channels=channels,
+                   signal_channel=0, ladder_s=np.arange(Ns) * params.omega_s,
+                   ladder_o=np.arange(Np) * 2 * params.omega_s, kind="charge", info={"params": params})
 
 
 def verdict(res, tol=None) -> dict:
