@@ -1,6 +1,7 @@
-"""Numba kernels of the photon-counting method (``jump.Jump``): DOPRI5 on a block of
-trajectories with per-column step control, jump location on the dense output, and the block
-loop ``_advance``.  See ``jump``'s docstring for the method; these are its inner loops."""
+"""Numba kernels of the photon-counting method (``jump.Jump``): DOPRI5 on one trajectory at a
+time with its own step control, jump location on the dense output, and the loop ``_advance``
+over the trajectories of a block.  See ``jump``'s docstring for the method; these are its inner
+loops."""
 
 import numba
 import numpy as np
@@ -52,200 +53,176 @@ _B1 = np.array(_B)
 _NRAND = 512
 
 
-# The kernels loop over each column separately with a fixed operation order and no fastmath,
-# so a column's numbers never depend on the other columns of its block.
+# Layout: a trajectory's state is one contiguous row of length D (the sector dimension, 144 at
+# the paper's defaults), and every kernel loops over the components i in its innermost loop, so
+# LLVM vectorises them (D / 8 AVX-512 iterations, no gathers).  The work arrays (7 stages of D
+# numbers) stay in the L1 cache for the whole step.  Sums over stages run j-outer into an array,
+# i.e. per component the same operations in the same order as a scalar loop over j; reductions
+# over i (norms, error, Gram matrix) are sequential in i (no fastmath: no reassociation), so a
+# trajectory's numbers do not depend on anything but its own state and random numbers.
 @numba.njit(cache=True, nogil=True)
-def _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1, cplx):
-    """O[:, c0:c1] = M @ X[:, c0:c1] (M in CSR, split real/imaginary parts): one sweep over M.
-    ``cplx`` False: M and X are real, only the real part is computed (O's imaginary part is
-    left untouched, i.e. zero)."""
-    n = c1 - c0
-    sr, si = np.empty(n), np.empty(n)
-    for i in range(ptr.size - 1):
-        for c in range(n):
-            sr[c] = 0.0
-            si[c] = 0.0
-        for jj in range(ptr[i], ptr[i + 1]):
-            ar, ai, j = dr[jj], di[jj], ind[jj]
-            xr, xi = Xr[j, c0:c1], Xi[j, c0:c1]
-            if cplx:
-                for c in range(n):
-                    sr[c] += ar * xr[c] - ai * xi[c]
-                    si[c] += ar * xi[c] + ai * xr[c]
-            else:
-                for c in range(n):
-                    sr[c] += ar * xr[c]
-        for c in range(n):
-            Or[i, c0 + c] = sr[c]
-        if cplx:
-            for c in range(n):
-                Oi[i, c0 + c] = si[c]
-
-
-@numba.njit(cache=True, nogil=True)
-def _mul(ptr, ind, dr, di, offs, Vr, Vi, Xr, Xi, Or, Oi, c0, c1, cplx):
-    """O[:, c0:c1] = M @ X[:, c0:c1] with M in diagonal storage (row i, diagonal d: V[d, i] =
+def _mv(ptr, ind, dr, di, offs, Vr, Vi, xr, xi, o_r, o_i, cplx):
+    """o = M @ x for one state vector.  M in diagonal storage (component i, diagonal d: V[d, i] =
     M[i, i + offs[d]]) when ``offs`` is non-empty -- the Fock-space generators here are a
-    handful of diagonals, and the diagonal sweep needs no index indirection -- else in CSR."""
+    handful of diagonals, each a contiguous, vectorisable sweep -- else in CSR.  ``cplx`` False:
+    M and x are real and only the real part is computed (o_i is left untouched, i.e. zero)."""
+    D = xr.size
     if offs.size == 0:
-        _spmm(ptr, ind, dr, di, Xr, Xi, Or, Oi, c0, c1, cplx)
-        return
-    # The row loop repeats _spmm's on purpose: its accumulators must be allocated here, in the
-    # kernel that sweeps them, for LLVM to vectorise (passed to a helper they may alias O).
-    D = Xr.shape[0]
-    n = c1 - c0
-    sr, si = np.empty(n), np.empty(n)
-    for i in range(D):
-        for c in range(n):
-            sr[c] = 0.0
-            si[c] = 0.0
-        for d in range(offs.size):
-            j = i + offs[d]
-            ar, ai = Vr[d, i], Vi[d, i]
-            if j < 0 or j >= D or (ar == 0.0 and ai == 0.0):
-                continue
-            xr, xi = Xr[j, c0:c1], Xi[j, c0:c1]
-            if cplx:
-                for c in range(n):
-                    sr[c] += ar * xr[c] - ai * xi[c]
-                    si[c] += ar * xi[c] + ai * xr[c]
-            else:
-                for c in range(n):
-                    sr[c] += ar * xr[c]
-        for c in range(n):
-            Or[i, c0 + c] = sr[c]
-        if cplx:
-            for c in range(n):
-                Oi[i, c0 + c] = si[c]
-
-
-# Accumulators below are arrays allocated inside the kernel and swept j-outer: LLVM then knows
-# they alias no argument and vectorises the loops over the block (2-3x faster than in place).
-@numba.njit(cache=True, nogil=True)
-def _stage_sum(coef, Kr, Ki, m, n, cplx):
-    """(S_re, S_im) = sum_{j<m} coef[j] K[j] on the first n columns (S_im empty if not cplx)."""
-    D = Kr.shape[1]
-    ar = np.empty((D, n))
-    ai = np.empty((D if cplx else 1, n if cplx else 1))
-    for j in range(m):  # j = 0 assigns: no zero-fill pass (and 0 + x == x, so the same numbers)
-        a = coef[j]
-        for i in range(D):
-            kr, acc = Kr[j, i], ar[i]
-            if j == 0:
-                for k in range(n):
-                    acc[k] = a * kr[k]
-            else:
-                for k in range(n):
-                    acc[k] += a * kr[k]
-            if cplx:
-                ki, acc = Ki[j, i], ai[i]
-                if j == 0:
-                    for k in range(n):
-                        acc[k] = a * ki[k]
-                else:
-                    for k in range(n):
-                        acc[k] += a * ki[k]
-    return ar, ai
-
-
-@numba.njit(cache=True, nogil=True)
-def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, n, cplx):
-    """O = y + h * sum_{j<m} coef[j] K[j] on the first n columns (real part only if not cplx)."""
-    ar, ai = _stage_sum(coef, Kr, Ki, m, n, cplx)
-    for i in range(yr.shape[0]):
-        for k in range(n):
-            Or[i, k] = yr[i, k] + h[k] * ar[i, k]
-        if cplx:
-            for k in range(n):
-                Oi[i, k] = yi[i, k] + h[k] * ai[i, k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx):
-    """Squared error sum per column, err[k] = sum_i |h e_i|^2 / (atol_k^2 + rtol^2 max(|y_i|^2,
-    |ynew_i|^2)) with e = sum_j E_j K_j -- Hairer's weights sc_i = atol + rtol max(|y_i|, |ynew_i|)
-    combined in quadrature instead of summed (within a factor sqrt 2 of them, and no square
-    root per component) -- and nrm[k] = ||ynew||^2."""
-    D = yr.shape[0]
-    er, ei = _stage_sum(_E, Kr, Ki, 7, n, cplx)
-    e2, n2, at2, h2 = np.zeros(n), np.zeros(n), np.empty(n), np.empty(n)
-    r2 = rtol * rtol
-    for k in range(n):
-        at2[k] = atc[k] * atc[k]
-        h2[k] = h[k] * h[k]
-    for i in range(D):
-        y_r, y_i, n_r, n_i, e_r = yr[i], yi[i], nr[i], ni[i], er[i]
-        if cplx:
-            e_i = ei[i]
-            for k in range(n):
-                a2 = n_r[k] * n_r[k] + n_i[k] * n_i[k]
-                b2 = y_r[k] * y_r[k] + y_i[k] * y_i[k]
-                m2 = a2 if a2 > b2 else b2
-                e2[k] += h2[k] * (e_r[k] * e_r[k] + e_i[k] * e_i[k]) / (at2[k] + r2 * m2)
-                n2[k] += a2
-        else:
-            for k in range(n):
-                a2 = n_r[k] * n_r[k]
-                b2 = y_r[k] * y_r[k]
-                m2 = a2 if a2 > b2 else b2
-                e2[k] += h2[k] * (e_r[k] * e_r[k]) / (at2[k] + r2 * m2)
-                n2[k] += a2
-    for k in range(n):
-        err[k] = e2[k]
-        nrm[k] = n2[k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _crossings(jk, yr, yi, Kr, Ki, h, rthr, act, cplx):
-    """For the jumping columns jk of a step: DOPRI5's dense output psi(theta) = sum_m C_m
-    theta^m (m = 0..4) gives ||psi(theta)||^2 = sum_{m,m'} Re<C_m, C_m'> theta^(m+m'), whose
-    crossing with the column's threshold r is the jump time; returns theta and the states there
-    (rows).  The columns are processed together, row by row, so each cache line of the stages is
-    read once for all of them."""
-    D, nj = yr.shape[0], jk.size
-    Cr, Ci = np.zeros((5, D, nj)), np.zeros((5, D, nj))
-    for i in range(D):
-        for x in range(nj):
-            Cr[0, i, x], Ci[0, i, x] = yr[i, jk[x]], yi[i, jk[x]]
-        for m in range(4):
-            ar, ai = Cr[m + 1, i], Ci[m + 1, i]
-            for j in range(7):
-                a = _P[j, m]
-                if a == 0.0:
-                    continue
-                kr, ki = Kr[j, i], Ki[j, i]
-                for x in range(nj):
-                    ar[x] += a * kr[jk[x]]
+        for i in range(ptr.size - 1):
+            sr, si = 0.0, 0.0
+            for jj in range(ptr[i], ptr[i + 1]):
+                ar, ai, j = dr[jj], di[jj], ind[jj]
                 if cplx:
-                    for x in range(nj):
-                        ai[x] += a * ki[jk[x]]
-            for x in range(nj):
-                ar[x] *= h[jk[x]]
-                ai[x] *= h[jk[x]]
-    Q = np.zeros((nj, 9))
-    g = np.empty(nj)
+                    sr += ar * xr[j] - ai * xi[j]
+                    si += ar * xi[j] + ai * xr[j]
+                else:
+                    sr += ar * xr[j]
+            o_r[i] = sr
+            if cplx:
+                o_i[i] = si
+        return
+    for i in range(D):
+        o_r[i] = 0.0
+    if cplx:
+        for i in range(D):
+            o_i[i] = 0.0
+    for d in range(offs.size):
+        # the diagonal as slices indexed from 0: no negative-index wraparound in the loop, so
+        # it vectorises
+        off = offs[d]
+        lo, hi = max(0, -off), min(D, D - off)
+        if hi <= lo:
+            continue
+        n = hi - lo
+        vr, x_r, orr = Vr[d, lo:hi], xr[lo + off:hi + off], o_r[lo:hi]
+        if cplx:
+            vi, x_i, oi = Vi[d, lo:hi], xi[lo + off:hi + off], o_i[lo:hi]
+            for i in range(n):
+                orr[i] += vr[i] * x_r[i] - vi[i] * x_i[i]
+            for i in range(n):
+                oi[i] += vr[i] * x_i[i] + vi[i] * x_r[i]
+        else:
+            for i in range(n):
+                orr[i] += vr[i] * x_r[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _stage_sum(coef, K, m, acc):
+    """acc = sum_{j<m} coef[j] K[j], j ascending (zero coefficients skipped: adding a product
+    with 0 changes nothing but the sign of a zero)."""
+    D = acc.size
+    first = True
+    for j in range(m):
+        a = coef[j]
+        if a == 0.0:
+            continue
+        kj = K[j]
+        if first:
+            for i in range(D):
+                acc[i] = a * kj[i]
+            first = False
+        else:
+            for i in range(D):
+                acc[i] += a * kj[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, acc, cplx):
+    """O = y + h * sum_{j<m} coef[j] K[j] (real part only if not cplx)."""
+    _stage_sum(coef, Kr, m, acc)
+    for i in range(yr.size):
+        Or[i] = yr[i] + h * acc[i]
+    if cplx:
+        _stage_sum(coef, Ki, m, acc)
+        for i in range(yr.size):
+            Oi[i] = yi[i] + h * acc[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, cplx):
+    """(err, nrm): err = sum_i |h e_i|^2 / (atol^2 + rtol^2 max(|y_i|^2, |ynew_i|^2)) with
+    e = sum_j E_j K_j -- Hairer's weights sc_i = atol + rtol max(|y_i|, |ynew_i|) combined in
+    quadrature instead of summed (within a factor sqrt 2 of them, and no square root per
+    component) -- and nrm = ||ynew||^2.  The terms are computed vectorised, then summed in
+    order of i."""
+    D = yr.size
+    _stage_sum(_E, Kr, 7, er)
+    if cplx:
+        _stage_sum(_E, Ki, 7, ei)
+    at2, h2, r2 = atc * atc, h * h, rtol * rtol
+    if cplx:
+        for i in range(D):
+            a2 = nr[i] * nr[i] + ni[i] * ni[i]
+            b2 = yr[i] * yr[i] + yi[i] * yi[i]
+            m2 = a2 if a2 > b2 else b2
+            term[i] = h2 * (er[i] * er[i] + ei[i] * ei[i]) / (at2 + r2 * m2)
+    else:
+        for i in range(D):
+            a2 = nr[i] * nr[i]
+            b2 = yr[i] * yr[i]
+            m2 = a2 if a2 > b2 else b2
+            term[i] = h2 * (er[i] * er[i]) / (at2 + r2 * m2)
+    e2, n2 = 0.0, 0.0  # two independent sums in one sweep, each in order of i
+    if cplx:
+        for i in range(D):
+            e2 += term[i]
+            n2 += nr[i] * nr[i] + ni[i] * ni[i]
+    else:
+        for i in range(D):
+            e2 += term[i]
+            n2 += nr[i] * nr[i]
+    return e2, n2
+
+
+@numba.njit(cache=True, nogil=True)
+def _crossing(yr, yi, Kr, Ki, h, r, Cr, Ci, xr, xi, cplx):
+    """A jump inside the step: DOPRI5's dense output psi(theta) = sum_m C_m theta^m (m = 0..4)
+    gives ||psi(theta)||^2 = sum_{m,m'} Re<C_m, C_m'> theta^(m+m'), whose crossing with the
+    threshold r is the jump time; returns theta and writes the state there into x."""
+    D = yr.size
+    for i in range(D):
+        Cr[0, i] = yr[i]
+    if cplx:
+        for i in range(D):
+            Ci[0, i] = yi[i]
+    for m in range(4):
+        _stage_sum(_P[:, m], Kr, 7, Cr[m + 1])
+        for i in range(D):
+            Cr[m + 1, i] *= h
+        if cplx:
+            _stage_sum(_P[:, m], Ki, 7, Ci[m + 1])
+            for i in range(D):
+                Ci[m + 1, i] *= h
+    # the 15 Gram entries in one sweep, each summed in order of i
+    g = np.zeros(15)
+    for i in range(D):
+        q = 0
+        for m in range(5):
+            for m2 in range(m, 5):
+                if cplx:
+                    g[q] += Cr[m, i] * Cr[m2, i] + Ci[m, i] * Ci[m2, i]
+                else:
+                    g[q] += Cr[m, i] * Cr[m2, i]
+                q += 1
+    Q = np.zeros(9)
+    q = 0
     for m in range(5):
         for m2 in range(m, 5):
-            for x in range(nj):
-                g[x] = 0.0
-            for i in range(D):
-                a_r, a_i, b_r, b_i = Cr[m, i], Ci[m, i], Cr[m2, i], Ci[m2, i]
-                for x in range(nj):
-                    g[x] += a_r[x] * b_r[x] + a_i[x] * b_i[x]
-            for x in range(nj):
-                Q[x, m + m2] += g[x] if m == m2 else 2.0 * g[x]
-    th = np.empty(nj)
-    for x in range(nj):
-        th[x] = _theta(Q[x], rthr[act[jk[x]]])
-    XCr, XCi = np.empty((nj, D)), np.empty((nj, D))
+            Q[m + m2] += g[q] if m == m2 else 2.0 * g[q]
+            q += 1
+    th = _theta(Q, r)
     for i in range(D):  # Horner
-        for x in range(nj):
-            sr, si = Cr[4, i, x], Ci[4, i, x]
+        s = Cr[4, i]
+        for m in range(3, -1, -1):
+            s = s * th + Cr[m, i]
+        xr[i] = s
+    if cplx:
+        for i in range(D):
+            s = Ci[4, i]
             for m in range(3, -1, -1):
-                sr = sr * th[x] + Cr[m, i, x]
-                si = si * th[x] + Ci[m, i, x]
-            XCr[x, i], XCi[x, i] = sr, si
-    return th, XCr, XCi
+                s = s * th + Ci[m, i]
+            xi[i] = s
+    return th
 
 
 @numba.njit(cache=True, nogil=True)
@@ -291,167 +268,132 @@ def _theta(q, r):
 
 
 @numba.njit(cache=True, nogil=True)
-def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, n_ch, Yr, Yi, Fr, Fi,
+def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, Loffs, LVr, LVi, n_ch, Yr, Yi, Fr, Fi,
              sec, fresh, tcol, hprop, eold, rthr, U, upos, iout, tout, b, rtol, atol, out, njumps, jt, jc,
              nrec, nsteps, cplx):
-    """Advance every column to the segment end ``b``, or until it has fewer than two pre-drawn
-    uniforms left (Python refills them and calls again).  Columns: state Y (split parts),
-    first-same-as-last derivative F (valid where ``fresh``), time, proposed step, jump threshold
-    r (the norm^2 at which it jumps), uniforms U[c, upos[c]:], next output index.  Writes the
-    normalised state at each output time into ``out`` and each jump into jt/jc (nrec[c] of them).
+    """Advance every trajectory (row c of the block) to the segment end ``b``, or until it has
+    fewer than two pre-drawn uniforms left (Python refills them and calls again).  Row c: state
+    Y[c] (split parts), first-same-as-last derivative F[c] (valid where ``fresh``), time, proposed
+    step, jump threshold r (the norm^2 at which it jumps), uniforms U[c, upos[c]:], next output
+    index.  Writes the normalised state at each output time into ``out`` and each jump into
+    jt/jc (nrec[c] of them).  Trajectories are advanced one after the other: each is an
+    independent ODE, so its numbers cannot depend on the others of its block.
 
-    Sectors: column c lives in sector sec[c] (signal parity, or the whole space: one sector);
+    Sectors: trajectory c lives in sector sec[c] (signal parity, or the whole space: one sector);
     its component i is the full-space component idx[sec[c], i] (-1: padding, always zero), the
     generator restricted to sector s is V[s] (diagonal storage), and channel j takes sector s to
-    tgtsec[j, s].  Active columns are packed sector by sector, one product per sector.
-    ``cplx`` False: generator, jump operators and states are real (the charging model without
-    detuning in the Fock basis: -i H is real), so only real parts are computed -- half the work.
-    nsteps[c] = (attempted steps, rejected steps).
+    tgtsec[j, s], as L_j restricted to the two sectors, LV[j, s] (diagonal storage), or if
+    ``Loffs`` is empty as the stacked full-space CSR (Lptr, ...).  ``cplx`` False: generator,
+    jump operators and states are real (the charging model without detuning in the Fock basis:
+    -i H is real), so only real parts are computed -- half the work.  nsteps[c] = (attempted steps, rejected steps).
     """
-    D, B = Yr.shape
+    B, D = Yr.shape
     nt, R = tout.size, U.shape[1]
-    nsec, Dfull = idx.shape[0], out.shape[2]
-    act = np.empty(B, np.int64)
-    bnd, sbnd = np.zeros(nsec + 1, np.int64), np.zeros(nsec + 1, np.int64)
+    Dfull = out.shape[2]
     # zeros: for a real problem (cplx False) the imaginary parts are never written
-    yr, yi = np.zeros((D, B)), np.zeros((D, B))
-    tr, ti = np.zeros((D, B)), np.zeros((D, B))
-    nr, ni = np.zeros((D, B)), np.zeros((D, B))
-    Kr, Ki = np.zeros((7, D, B)), np.zeros((7, D, B))
-    h, tgt, atc, err, nrm = np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty(B)
-    stale, status = np.empty(B, np.int64), np.empty(B, np.int64)
-    hit = np.empty(B, np.bool_)
-    jk = np.empty(B, np.int64)
+    Kr, Ki = np.zeros((7, D)), np.zeros((7, D))
+    tr, ti = np.zeros(D), np.zeros(D)
+    nr, ni = np.zeros(D), np.zeros(D)
+    acc, er, ei, term = np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D)
+    Cr, Ci = np.zeros((5, D)), np.zeros((5, D))
     xcr, xci = np.zeros(Dfull), np.zeros(Dfull)
     LYr, LYi = np.empty(n_ch * Dfull), np.empty(n_ch * Dfull)
+    LXr, LXi = np.zeros((n_ch, D)), np.zeros((n_ch, D))
+    nodummy = np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0)
     w = np.empty(n_ch)
-    while True:
-        n = 0  # active columns, packed to the front of the work arrays, sector by sector
-        for z in range(nsec):
-            for c in range(B):
-                if sec[c] == z and tcol[c] < b and upos[c] + 2 <= R:
-                    act[n] = c
-                    n += 1
-            bnd[z + 1] = n
-        if n == 0:
-            break
-        ns = 0  # columns whose f(y) is stale (after a jump or at a segment start)
-        for z in range(nsec):
-            for k in range(bnd[z], bnd[z + 1]):
-                if not fresh[act[k]]:
-                    stale[ns] = k
-                    ns += 1
-            sbnd[z + 1] = ns
-        for i in range(D):
-            for k in range(n):
-                c = act[k]
-                yr[i, k], Kr[0, i, k] = Yr[i, c], Fr[i, c]
-            if cplx:
-                for k in range(n):
-                    c = act[k]
-                    yi[i, k], Ki[0, i, k] = Yi[i, c], Fi[i, c]
-            for k in range(ns):
-                tr[i, k], ti[i, k] = yr[i, stale[k]], yi[i, stale[k]]
-        if ns > 0:
-            for z in range(nsec):
-                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, nr, ni, sbnd[z], sbnd[z + 1], cplx)
-            for i in range(D):
-                for k in range(ns):
-                    Kr[0, i, stale[k]], Ki[0, i, stale[k]] = nr[i, k], ni[i, k]
-        for k in range(n):
-            c = act[k]
+    for c in range(B):
+        yr, yi, fr, fi = Yr[c], Yi[c], Fr[c], Fi[c]
+        while tcol[c] < b and upos[c] + 2 <= R:
+            z = sec[c]
+            Mr, Mi = Vr[z], Vi[z]
+            if fresh[c]:
+                Kr[0, :] = fr
+                if cplx:
+                    Ki[0, :] = fi
+            else:  # f(y) is stale after a jump or at a segment start
+                _mv(ptr, ind, dr, di, offs, Mr, Mi, yr, yi, Kr[0], Ki[0], cplx)
             target = tout[iout[c]] if iout[c] < nt else np.inf
-            tgt[k] = min(target, b)
-            gap = tgt[k] - tcol[c]
-            hit[k] = hprop[c] >= gap
-            h[k] = gap if hit[k] else hprop[c]
-            atc[k] = 0.0
-        for i in range(D):
-            for k in range(n):
-                atc[k] += yr[i, k] * yr[i, k] + yi[i, k] * yi[i, k]
-        for k in range(n):
-            # absolute tolerance relative to the column's norm: the accuracy of the normalised
+            tgt = min(target, b)
+            gap = tgt - tcol[c]
+            hit = hprop[c] >= gap
+            h = gap if hit else hprop[c]
+            a2 = 0.0
+            for i in range(D):
+                a2 += yr[i] * yr[i] + yi[i] * yi[i]
+            # absolute tolerance relative to the state's norm: the accuracy of the normalised
             # state does not degrade while ||psi||^2 decays towards a small threshold
-            atc[k] = atol * np.sqrt(atc[k])
-        # --- DOPRI5 stages 2..6, the 5th-order solution, stage 7 = f(y_new)
-        for s in range(1, 6):
-            _combine(_A2[s], Kr, Ki, s, yr, yi, h, tr, ti, n, cplx)
-            for z in range(nsec):
-                _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], tr, ti, Kr[s], Ki[s], bnd[z], bnd[z + 1], cplx)
-        _combine(_B1, Kr, Ki, 6, yr, yi, h, nr, ni, n, cplx)
-        for z in range(nsec):
-            _mul(ptr, ind, dr, di, offs, Vr[z], Vi[z], nr, ni, Kr[6], Ki[6], bnd[z], bnd[z + 1], cplx)
-        _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, err, nrm, n, cplx)
-        # --- per column: accept (1), reject (0), or a jump inside the step (2)
-        for k in range(n):
-            c = act[k]
+            atc = atol * np.sqrt(a2)
+            # --- DOPRI5 stages 2..6, the 5th-order solution, stage 7 = f(y_new)
+            for s in range(1, 6):
+                _combine(_A2[s], Kr, Ki, s, yr, yi, h, tr, ti, acc, cplx)
+                _mv(ptr, ind, dr, di, offs, Mr, Mi, tr, ti, Kr[s], Ki[s], cplx)
+            _combine(_B1, Kr, Ki, 6, yr, yi, h, nr, ni, acc, cplx)
+            _mv(ptr, ind, dr, di, offs, Mr, Mi, nr, ni, Kr[6], Ki[6], cplx)
+            err, nrm = _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, cplx)
+            # --- accept (1), reject (0), or a jump inside the step (2)
             nsteps[c, 0] += 1
-            e = np.sqrt(err[k] / D)
+            e = np.sqrt(err / D)
             fac = _FAC_MAX if e == 0 else min(max(_SAFETY * e**-_ALPHA, _FAC_MIN), _FAC_MAX)
             if e <= 1.0:
                 fac = min(max(fac * eold[c] ** _BETA, _FAC_MIN), _FAC_MAX)
                 eold[c] = max(e, 1e-4)
-                hnew = hprop[c] if hit[k] else h[k] * fac  # a step shortened to hit a target keeps the proposal
-                status[k] = 1 if nrm[k] > rthr[c] else 2
+                hnew = hprop[c] if hit else h * fac  # a step shortened to hit a target keeps the proposal
+                status = 1 if nrm > rthr[c] else 2
             else:
-                hnew = h[k] * min(fac, 1.0)
+                hnew = h * min(fac, 1.0)
                 nsteps[c, 1] += 1
-                status[k] = 0
+                status = 0
             hprop[c] = max(hnew, 1e-14)
-        # copy back row by row (one pass, instead of a strided pass per column)
-        for i in range(D):
-            for k in range(n):
-                c = act[k]
-                if status[k] == 1:
-                    Yr[i, c], Fr[i, c] = nr[i, k], Kr[6, i, k]
-                elif status[k] == 0:
-                    Fr[i, c] = Kr[0, i, k]
-            if cplx:
-                for k in range(n):
-                    c = act[k]
-                    if status[k] == 1:
-                        Yi[i, c], Fi[i, c] = ni[i, k], Ki[6, i, k]
-                    elif status[k] == 0:
-                        Fi[i, c] = Ki[0, i, k]
-        for k in range(n):
-            c = act[k]
-            if status[k] != 2:
+            if status == 0:
+                fr[:] = Kr[0]
+                if cplx:
+                    fi[:] = Ki[0]
                 fresh[c] = True
-            if status[k] != 1:
                 continue
-            tcol[c] = tgt[k] if hit[k] else tcol[c] + h[k]
-            if hit[k] and iout[c] < nt and tgt[k] == tout[iout[c]]:
-                sq = np.sqrt(nrm[k])
-                for i in range(D):
-                    if idx[sec[c], i] >= 0:
-                        out[c, iout[c], idx[sec[c], i]] = complex(nr[i, k] / sq, ni[i, k] / sq)
-                iout[c] += 1
-        nj = 0
-        for k in range(n):
-            if status[k] == 2:
-                jk[nj] = k
-                nj += 1
-        if nj == 0:
-            continue
-        # jumps inside the step: crossing times and states, all jumping columns together
-        th, XCr, XCi = _crossings(jk[:nj], yr, yi, Kr, Ki, h, rthr, act, cplx)
-        for x in range(nj):
-            k = jk[x]
-            c = act[k]
-            for i in range(D):  # embed the state at the crossing in the full space
-                if idx[sec[c], i] >= 0:
-                    xcr[idx[sec[c], i]], xci[idx[sec[c], i]] = XCr[x, i], XCi[x, i]
-            _spmv(Lptr, Lind, Ldr, Ldi, xcr, xci, LYr, LYi)
-            for i in range(D):
-                if idx[sec[c], i] >= 0:
-                    xcr[idx[sec[c], i]], xci[idx[sec[c], i]] = 0.0, 0.0
+            if status == 1:
+                yr[:] = nr
+                fr[:] = Kr[6]
+                if cplx:
+                    yi[:] = ni
+                    fi[:] = Ki[6]
+                fresh[c] = True
+                tcol[c] = tgt if hit else tcol[c] + h
+                if hit and iout[c] < nt and tgt == tout[iout[c]]:
+                    sq = np.sqrt(nrm)
+                    for i in range(D):
+                        if idx[z, i] >= 0:
+                            out[c, iout[c], idx[z, i]] = complex(yr[i] / sq, yi[i] / sq)
+                    iout[c] += 1
+                continue
+            # a jump inside the step: the state at the crossing, then every L_j applied to it
+            th = _crossing(yr, yi, Kr, Ki, h, rthr[c], Cr, Ci, tr, ti, cplx)
             total = 0.0
-            for j in range(n_ch):
-                s2 = 0.0
-                for i in range(j * Dfull, (j + 1) * Dfull):
-                    s2 += LYr[i] * LYr[i] + LYi[i] * LYi[i]
-                w[j] = s2
-                total += s2
+            if Loffs.size > 0:
+                for j in range(n_ch):  # L_j from sector z to its target, O(D)
+                    _mv(nodummy[0], nodummy[1], nodummy[2], nodummy[2], Loffs, LVr[j, z], LVi[j, z],
+                        tr, ti, LXr[j], LXi[j], True)
+                    # sum in order of the target sector's components (ascending full-space
+                    # index): the same sum as over the full space, whose other rows are zero
+                    s2 = 0.0
+                    lr, li = LXr[j], LXi[j]
+                    for i in range(D):
+                        s2 += lr[i] * lr[i] + li[i] * li[i]
+                    w[j] = s2
+                    total += s2
+            else:
+                for i in range(D):  # embed in the full space
+                    if idx[z, i] >= 0:
+                        xcr[idx[z, i]], xci[idx[z, i]] = tr[i], ti[i]
+                _spmv(Lptr, Lind, Ldr, Ldi, xcr, xci, LYr, LYi)
+                for i in range(D):
+                    if idx[z, i] >= 0:
+                        xcr[idx[z, i]], xci[idx[z, i]] = 0.0, 0.0
+                for j in range(n_ch):
+                    s2 = 0.0
+                    for i in range(j * Dfull, (j + 1) * Dfull):
+                        s2 += LYr[i] * LYr[i] + LYi[i] * LYi[i]
+                    w[j] = s2
+                    total += s2
             u = U[c, upos[c]]
             rthr[c] = U[c, upos[c] + 1]
             upos[c] += 2
@@ -461,17 +403,21 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                 ch += 1
                 cum += w[ch]
             sq = np.sqrt(w[ch])
-            z = tgtsec[ch, sec[c]]
+            z = tgtsec[ch, z]
             sec[c] = z
-            for i in range(D):
-                gi = idx[z, i]
-                if gi >= 0:
-                    Yr[i, c], Yi[i, c] = LYr[ch * Dfull + gi] / sq, LYi[ch * Dfull + gi] / sq
-                else:
-                    Yr[i, c], Yi[i, c] = 0.0, 0.0
+            if Loffs.size > 0:
+                for i in range(D):
+                    yr[i], yi[i] = LXr[ch, i] / sq, LXi[ch, i] / sq
+            else:
+                for i in range(D):
+                    gi = idx[z, i]
+                    if gi >= 0:
+                        yr[i], yi[i] = LYr[ch * Dfull + gi] / sq, LYi[ch * Dfull + gi] / sq
+                    else:
+                        yr[i], yi[i] = 0.0, 0.0
             fresh[c] = False
             hprop[c] *= _JUMP_H
-            tcol[c] = tcol[c] + th[x] * h[k]
+            tcol[c] = tcol[c] + th * h
             njumps[c, ch] += 1
             jt[c, nrec[c]] = tcol[c]
             jc[c, nrec[c]] = ch
