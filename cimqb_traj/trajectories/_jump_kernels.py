@@ -107,6 +107,56 @@ def _mv(ptr, ind, dr, di, offs, Vr, Vi, xr, xi, o_r, o_i, cplx):
 
 
 @numba.njit(cache=True, nogil=True)
+def _mv_halo(offs, Vr, xh, H, o):
+    """o = M @ x for a real M in diagonal storage and a real x stored with H >= max |offs| zeros
+    on both sides (x = xh[H:H + D]): no bounds, every diagonal runs over all D components, and
+    up to four diagonals go into one sweep.  Per component the same operations in the same
+    order as ``_mv``: 0.0 + the terms in ascending order of the diagonal (a term outside the
+    matrix is 0 * 0 = +0.0 here, skipped there: only the sign of a zero can differ)."""
+    D, nd = o.size, offs.size
+    for d in range(0, nd, 4):
+        k = min(4, nd - d)
+        v0, a0 = Vr[d], H + offs[d]
+        x0 = xh[a0:a0 + D]
+        if k == 1:
+            if d == 0:
+                for i in range(D):
+                    o[i] = 0.0 + v0[i] * x0[i]
+            else:
+                for i in range(D):
+                    o[i] = o[i] + v0[i] * x0[i]
+            continue
+        v1, a1 = Vr[d + 1], H + offs[d + 1]
+        x1 = xh[a1:a1 + D]
+        if k == 2:
+            if d == 0:
+                for i in range(D):
+                    o[i] = (0.0 + v0[i] * x0[i]) + v1[i] * x1[i]
+            else:
+                for i in range(D):
+                    o[i] = (o[i] + v0[i] * x0[i]) + v1[i] * x1[i]
+            continue
+        v2, a2 = Vr[d + 2], H + offs[d + 2]
+        x2 = xh[a2:a2 + D]
+        if k == 3:
+            if d == 0:
+                for i in range(D):
+                    o[i] = ((0.0 + v0[i] * x0[i]) + v1[i] * x1[i]) + v2[i] * x2[i]
+            else:
+                for i in range(D):
+                    o[i] = ((o[i] + v0[i] * x0[i]) + v1[i] * x1[i]) + v2[i] * x2[i]
+            continue
+        v3, a3 = Vr[d + 3], H + offs[d + 3]
+        x3 = xh[a3:a3 + D]
+        if d == 0:
+            for i in range(D):
+                o[i] = (((0.0 + v0[i] * x0[i]) + v1[i] * x1[i]) + v2[i] * x2[i]) + v3[i] * x3[i]
+        else:
+            for i in range(D):
+                o[i] = (((o[i] + v0[i] * x0[i]) + v1[i] * x1[i]) + v2[i] * x2[i]) + v3[i] * x3[i]
+
+
+@numba.njit(cache=True, nogil=True)
 def _stage_sum(coef, K, m, acc):
     """acc = sum_{j<m} coef[j] K[j], j ascending (zero coefficients skipped: adding a product
     with 0 changes nothing but the sign of a zero)."""
@@ -193,23 +243,62 @@ def _crossing(yr, yi, Kr, Ki, h, r, Cr, Ci, xr, xi, cplx):
             _stage_sum(_P[:, m], Ki, 7, Ci[m + 1])
             for i in range(D):
                 Ci[m + 1, i] *= h
-    # the 15 Gram entries in one sweep, each summed in order of i
-    g = np.zeros(15)
-    for i in range(D):
-        q = 0
-        for m in range(5):
-            for m2 in range(m, 5):
-                if cplx:
-                    g[q] += Cr[m, i] * Cr[m2, i] + Ci[m, i] * Ci[m2, i]
-                else:
-                    g[q] += Cr[m, i] * Cr[m2, i]
-                q += 1
+    # the 15 Gram entries <C_m, C_m'> (m <= m') in one sweep, each summed in order of i, in
+    # scalar accumulators (registers: 15 independent chains instead of one through memory)
+    g00 = g01 = g02 = g03 = g04 = g11 = g12 = g13 = g14 = g22 = g23 = g24 = g33 = g34 = g44 = 0.0
+    c0, c1, c2, c3, c4 = Cr[0], Cr[1], Cr[2], Cr[3], Cr[4]
+    if cplx:
+        d0, d1, d2, d3, d4 = Ci[0], Ci[1], Ci[2], Ci[3], Ci[4]
+        for i in range(D):
+            g00 += c0[i] * c0[i] + d0[i] * d0[i]
+            g01 += c0[i] * c1[i] + d0[i] * d1[i]
+            g02 += c0[i] * c2[i] + d0[i] * d2[i]
+            g03 += c0[i] * c3[i] + d0[i] * d3[i]
+            g04 += c0[i] * c4[i] + d0[i] * d4[i]
+            g11 += c1[i] * c1[i] + d1[i] * d1[i]
+            g12 += c1[i] * c2[i] + d1[i] * d2[i]
+            g13 += c1[i] * c3[i] + d1[i] * d3[i]
+            g14 += c1[i] * c4[i] + d1[i] * d4[i]
+            g22 += c2[i] * c2[i] + d2[i] * d2[i]
+            g23 += c2[i] * c3[i] + d2[i] * d3[i]
+            g24 += c2[i] * c4[i] + d2[i] * d4[i]
+            g33 += c3[i] * c3[i] + d3[i] * d3[i]
+            g34 += c3[i] * c4[i] + d3[i] * d4[i]
+            g44 += c4[i] * c4[i] + d4[i] * d4[i]
+    else:
+        for i in range(D):
+            g00 += c0[i] * c0[i]
+            g01 += c0[i] * c1[i]
+            g02 += c0[i] * c2[i]
+            g03 += c0[i] * c3[i]
+            g04 += c0[i] * c4[i]
+            g11 += c1[i] * c1[i]
+            g12 += c1[i] * c2[i]
+            g13 += c1[i] * c3[i]
+            g14 += c1[i] * c4[i]
+            g22 += c2[i] * c2[i]
+            g23 += c2[i] * c3[i]
+            g24 += c2[i] * c4[i]
+            g33 += c3[i] * c3[i]
+            g34 += c3[i] * c4[i]
+            g44 += c4[i] * c4[i]
+    # Q[s] = sum_{m + m' = s} Re<C_m, C_m'>, accumulated in the order (m, m'), m <= m'
     Q = np.zeros(9)
-    q = 0
-    for m in range(5):
-        for m2 in range(m, 5):
-            Q[m + m2] += g[q] if m == m2 else 2.0 * g[q]
-            q += 1
+    Q[0] += g00
+    Q[1] += 2.0 * g01
+    Q[2] += 2.0 * g02
+    Q[3] += 2.0 * g03
+    Q[4] += 2.0 * g04
+    Q[2] += g11
+    Q[3] += 2.0 * g12
+    Q[4] += 2.0 * g13
+    Q[5] += 2.0 * g14
+    Q[4] += g22
+    Q[5] += 2.0 * g23
+    Q[6] += 2.0 * g24
+    Q[6] += g33
+    Q[7] += 2.0 * g34
+    Q[8] += g44
     th = _theta(Q, r)
     for i in range(D):  # Horner
         s = Cr[4, i]
@@ -292,8 +381,12 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
     Dfull = out.shape[2]
     # zeros: for a real problem (cplx False) the imaginary parts are never written
     Kr, Ki = np.zeros((7, D)), np.zeros((7, D))
-    tr, ti = np.zeros(D), np.zeros(D)
-    nr, ni = np.zeros(D), np.zeros(D)
+    # real diagonal generator: the stage inputs carry H zeros on both sides (``_mv_halo``)
+    halo = (not cplx) and offs.size > 0
+    H = max(np.max(offs), -np.min(offs)) if offs.size > 0 else 0
+    trh, nrh = np.zeros(D + 2 * H), np.zeros(D + 2 * H)
+    tr, nr = trh[H:H + D], nrh[H:H + D]
+    ti, ni = np.zeros(D), np.zeros(D)
     acc, er, ei, term = np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D)
     Cr, Ci = np.zeros((5, D)), np.zeros((5, D))
     xcr, xci = np.zeros(Dfull), np.zeros(Dfull)
@@ -303,6 +396,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
     w = np.empty(n_ch)
     for c in range(B):
         yr, yi, fr, fi = Yr[c], Yi[c], Fr[c], Fi[c]
+        a2 = -1.0  # ||y||^2, unknown
         while tcol[c] < b and upos[c] + 2 <= R:
             z = sec[c]
             Mr, Mi = Vr[z], Vi[z]
@@ -310,25 +404,35 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                 Kr[0, :] = fr
                 if cplx:
                     Ki[0, :] = fi
-            else:  # f(y) is stale after a jump or at a segment start
+            elif halo:  # f(y) is stale after a jump or at a segment start
+                tr[:] = yr
+                _mv_halo(offs, Mr, trh, H, Kr[0])
+            else:
                 _mv(ptr, ind, dr, di, offs, Mr, Mi, yr, yi, Kr[0], Ki[0], cplx)
             target = tout[iout[c]] if iout[c] < nt else np.inf
             tgt = min(target, b)
             gap = tgt - tcol[c]
             hit = hprop[c] >= gap
             h = gap if hit else hprop[c]
-            a2 = 0.0
-            for i in range(D):
-                a2 += yr[i] * yr[i] + yi[i] * yi[i]
+            if a2 < 0.0:  # else: ||y||^2 is the previous step's ||ynew||^2 (the same sum)
+                a2 = 0.0
+                for i in range(D):
+                    a2 += yr[i] * yr[i] + yi[i] * yi[i]
             # absolute tolerance relative to the state's norm: the accuracy of the normalised
             # state does not degrade while ||psi||^2 decays towards a small threshold
             atc = atol * np.sqrt(a2)
             # --- DOPRI5 stages 2..6, the 5th-order solution, stage 7 = f(y_new)
             for s in range(1, 6):
                 _combine(_A2[s], Kr, Ki, s, yr, yi, h, tr, ti, acc, cplx)
-                _mv(ptr, ind, dr, di, offs, Mr, Mi, tr, ti, Kr[s], Ki[s], cplx)
+                if halo:
+                    _mv_halo(offs, Mr, trh, H, Kr[s])
+                else:
+                    _mv(ptr, ind, dr, di, offs, Mr, Mi, tr, ti, Kr[s], Ki[s], cplx)
             _combine(_B1, Kr, Ki, 6, yr, yi, h, nr, ni, acc, cplx)
-            _mv(ptr, ind, dr, di, offs, Mr, Mi, nr, ni, Kr[6], Ki[6], cplx)
+            if halo:
+                _mv_halo(offs, Mr, nrh, H, Kr[6])
+            else:
+                _mv(ptr, ind, dr, di, offs, Mr, Mi, nr, ni, Kr[6], Ki[6], cplx)
             err, nrm = _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, cplx)
             # --- accept (1), reject (0), or a jump inside the step (2)
             nsteps[c, 0] += 1
@@ -357,6 +461,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                     yi[:] = ni
                     fi[:] = Ki[6]
                 fresh[c] = True
+                a2 = nrm
                 tcol[c] = tgt if hit else tcol[c] + h
                 if hit and iout[c] < nt and tgt == tout[iout[c]]:
                     sq = np.sqrt(nrm)
@@ -371,13 +476,17 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
             if Loffs.size > 0:
                 for j in range(n_ch):  # L_j from sector z to its target, O(D)
                     _mv(nodummy[0], nodummy[1], nodummy[2], nodummy[2], Loffs, LVr[j, z], LVi[j, z],
-                        tr, ti, LXr[j], LXi[j], True)
+                        tr, ti, LXr[j], LXi[j], cplx)
                     # sum in order of the target sector's components (ascending full-space
                     # index): the same sum as over the full space, whose other rows are zero
                     s2 = 0.0
                     lr, li = LXr[j], LXi[j]
-                    for i in range(D):
-                        s2 += lr[i] * lr[i] + li[i] * li[i]
+                    if cplx:
+                        for i in range(D):
+                            s2 += lr[i] * lr[i] + li[i] * li[i]
+                    else:  # li = 0: (x + 0.0) == x for x = lr^2 >= 0
+                        for i in range(D):
+                            s2 += lr[i] * lr[i]
                     w[j] = s2
                     total += s2
             else:
@@ -416,6 +525,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                     else:
                         yr[i], yi[i] = 0.0, 0.0
             fresh[c] = False
+            a2 = -1.0
             hprop[c] *= _JUMP_H
             tcol[c] = tcol[c] + th * h
             njumps[c, ch] += 1
