@@ -179,26 +179,75 @@ def _stage_sum(coef, K, m, acc):
 @numba.njit(cache=True, nogil=True)
 def _combine(coef, Kr, Ki, m, yr, yi, h, Or, Oi, acc, cplx):
     """O = y + h * sum_{j<m} coef[j] K[j] (real part only if not cplx)."""
-    _stage_sum(coef, Kr, m, acc)
-    for i in range(yr.size):
-        Or[i] = yr[i] + h * acc[i]
+    _combine1(coef, Kr, m, yr, h, Or, acc)
     if cplx:
-        _stage_sum(coef, Ki, m, acc)
-        for i in range(yr.size):
-            Oi[i] = yi[i] + h * acc[i]
+        _combine1(coef, Ki, m, yi, h, Oi, acc)
 
 
 @numba.njit(cache=True, nogil=True)
-def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, cplx):
+def _combine1(coef, K, m, y, h, o, acc):
+    """o = y + h * sum_{j<m} coef[j] K[j] in at most two sweeps: the nonzero terms in ascending
+    order of j, four per sweep, the last sweep writing o -- per component the operations of
+    ``_stage_sum`` followed by y + h * acc, in the same order (the same numbers)."""
+    D = y.size
+    js = np.empty(8, np.int64)
+    q = 0
+    for j in range(m):
+        if coef[j] != 0.0:
+            js[q] = j
+            q += 1
+    if q > 4:  # the first four terms into acc, then the rest below
+        a0, a1, a2, a3 = coef[js[0]], coef[js[1]], coef[js[2]], coef[js[3]]
+        k0, k1, k2, k3 = K[js[0]], K[js[1]], K[js[2]], K[js[3]]
+        for i in range(D):
+            acc[i] = ((a0 * k0[i] + a1 * k1[i]) + a2 * k2[i]) + a3 * k3[i]
+        r = q - 4
+        a0, k0 = coef[js[4]], K[js[4]]
+        if r == 1:
+            for i in range(D):
+                o[i] = y[i] + h * (acc[i] + a0 * k0[i])
+        else:
+            a1, k1 = coef[js[5]], K[js[5]]
+            if r == 2:
+                for i in range(D):
+                    o[i] = y[i] + h * ((acc[i] + a0 * k0[i]) + a1 * k1[i])
+            else:
+                a2, k2 = coef[js[6]], K[js[6]]
+                for i in range(D):
+                    o[i] = y[i] + h * (((acc[i] + a0 * k0[i]) + a1 * k1[i]) + a2 * k2[i])
+        return
+    a0, k0 = coef[js[0]], K[js[0]]
+    if q == 1:
+        for i in range(D):
+            o[i] = y[i] + h * (a0 * k0[i])
+        return
+    a1, k1 = coef[js[1]], K[js[1]]
+    if q == 2:
+        for i in range(D):
+            o[i] = y[i] + h * (a0 * k0[i] + a1 * k1[i])
+        return
+    a2, k2 = coef[js[2]], K[js[2]]
+    if q == 3:
+        for i in range(D):
+            o[i] = y[i] + h * ((a0 * k0[i] + a1 * k1[i]) + a2 * k2[i])
+        return
+    a3, k3 = coef[js[3]], K[js[3]]
+    for i in range(D):
+        o[i] = y[i] + h * (((a0 * k0[i] + a1 * k1[i]) + a2 * k2[i]) + a3 * k3[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, zero, acc, cplx):
     """(err, nrm): err = sum_i |h e_i|^2 / (atol^2 + rtol^2 max(|y_i|^2, |ynew_i|^2)) with
     e = sum_j E_j K_j -- Hairer's weights sc_i = atol + rtol max(|y_i|, |ynew_i|) combined in
     quadrature instead of summed (within a factor sqrt 2 of them, and no square root per
     component) -- and nrm = ||ynew||^2.  The terms are computed vectorised, then summed in
     order of i."""
     D = yr.size
-    _stage_sum(_E, Kr, 7, er)
+    # e = 0.0 + 1.0 * sum_j E_j K_j, which is the sum but for the sign of a zero (e enters squared)
+    _combine1(_E, Kr, 7, zero, 1.0, er, acc)
     if cplx:
-        _stage_sum(_E, Ki, 7, ei)
+        _combine1(_E, Ki, 7, zero, 1.0, ei, acc)
     at2, h2, r2 = atc * atc, h * h, rtol * rtol
     if cplx:
         for i in range(D):
@@ -387,7 +436,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
     trh, nrh = np.zeros(D + 2 * H), np.zeros(D + 2 * H)
     tr, nr = trh[H:H + D], nrh[H:H + D]
     ti, ni = np.zeros(D), np.zeros(D)
-    acc, er, ei, term = np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D)
+    acc, er, ei, term, zero = np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D)
     Cr, Ci = np.zeros((5, D)), np.zeros((5, D))
     xcr, xci = np.zeros(Dfull), np.zeros(Dfull)
     LYr, LYi = np.empty(n_ch * Dfull), np.empty(n_ch * Dfull)
@@ -433,7 +482,7 @@ def _advance(ptr, ind, dr, di, offs, Vr, Vi, idx, tgtsec, Lptr, Lind, Ldr, Ldi, 
                 _mv_halo(offs, Mr, nrh, H, Kr[6])
             else:
                 _mv(ptr, ind, dr, di, offs, Mr, Mi, nr, ni, Kr[6], Ki[6], cplx)
-            err, nrm = _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, cplx)
+            err, nrm = _error_norm(Kr, Ki, yr, yi, nr, ni, h, atc, rtol, er, ei, term, zero, acc, cplx)
             # --- accept (1), reject (0), or a jump inside the step (2)
             nsteps[c, 0] += 1
             e = np.sqrt(err / D)
