@@ -230,24 +230,14 @@ def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=
     nsum = [np.empty(nt) for _ in range(4)]  # n_s, n_s_err, n_p, n_p_err
     Wa3 = [np.empty(nt) for _ in range(3)]
     ens_expect = {k: [np.empty(nt, complex), np.empty(nt)] for k in (ops or {})}
-    for it in range(nt):
-        S_s = np.stack([p.rho_s[it] for p in parts])[:, None]  # (G, 1, Ns, Ns)
-        S_o = np.stack([p.rho_o[it] for p in parts])[:, None]
-        rho_s[it], rho_o[it] = S_s.sum(axis=0)[0] / N, S_o.sum(axis=0)[0] / N
-        rho_s_err[it], rho_o_err[it] = split(S_s)[0], split(S_o)[0]
-        for key, (factor, m) in (ops or {}).items():
-            e, ee, _ = jackknife(S_s if factor == 0 else S_o, n, lambda x, m=m: np.einsum("ktij,ji->kt", x, m))
-            ens_expect[key][0][it], ens_expect[key][1][it] = e[0], ee[0]
-        for k, arr in enumerate(jackknife(S_s, n, parts_s)):
-            J4[k][:, it] = arr[:, 0]
-        if problem.kind == "discharge":
-            for k, arr in enumerate(jackknife(S_o, n, lambda x: ergotropy_parts(x, problem.ladder_o).W)):
-                Wa3[k][it] = arr[0]
-        else:
-            a, b, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
-            nsum[0][it], nsum[1][it] = a[0], b[0]
-            a, b, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
-            nsum[2][it], nsum[3][it] = a[0], b[0]
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: with another process busy on a 2-core machine, OpenBLAS' two threads made
+    # eigvalsh of a 540 x 540 state 10-20x slower (0.7-1.0 s against 0.05 s; measured), and the
+    # reduction's numbers then do not depend on the machine's thread settings
+    with threadpool_limits(limits=1, user_api="blas"):
+        _reduce_times(parts, N, n, nt, split, parts_s, ops, problem, nums, rho_s, rho_o, rho_s_err, rho_o_err,
+                      J4, Wa3, nsum, ens_expect)
     ens = {"ntraj": N, "seed": seed, "groups": G, "interrupted": interrupted, "records": records,
            "expect": {}, "expect_err": {}}
     for key in ens_expect:
@@ -269,3 +259,26 @@ def _reduce(problem: Problem, name: str, parts, seed, interrupted, options, ops=
         W_c_err=Wc_e, W_i_err=Wi_e, W_bc=W_b, W_c_bc=Wc_b, W_i_bc=Wi_b, n_s=n_s, n_s_err=n_s_e,
         n_p_err=n_p_e, counts=counts, **ens)
     return res if hook is None else hook(problem, parts, res)
+
+
+def _reduce_times(parts, N, n, nt, split, parts_s, ops, problem, nums, rho_s, rho_o, rho_s_err, rho_o_err,
+                  J4, Wa3, nsum, ens_expect):
+    """The time loop of ``_reduce`` (fills the output arrays in place)."""
+    for it in range(nt):
+        S_s = np.stack([p.rho_s[it] for p in parts])[:, None]  # (G, 1, Ns, Ns)
+        S_o = np.stack([p.rho_o[it] for p in parts])[:, None]
+        rho_s[it], rho_o[it] = S_s.sum(axis=0)[0] / N, S_o.sum(axis=0)[0] / N
+        rho_s_err[it], rho_o_err[it] = split(S_s)[0], split(S_o)[0]
+        for key, (factor, m) in (ops or {}).items():
+            e, ee, _ = jackknife(S_s if factor == 0 else S_o, n, lambda x, m=m: np.einsum("ktij,ji->kt", x, m))
+            ens_expect[key][0][it], ens_expect[key][1][it] = e[0], ee[0]
+        for k, arr in enumerate(jackknife(S_s, n, parts_s)):
+            J4[k][:, it] = arr[:, 0]
+        if problem.kind == "discharge":
+            for k, arr in enumerate(jackknife(S_o, n, lambda x: ergotropy_parts(x, problem.ladder_o).W)):
+                Wa3[k][it] = arr[0]
+        else:
+            a, b, _ = jackknife(S_s, n, lambda x: np.einsum("ktii,i->kt", x, nums[0]).real)
+            nsum[0][it], nsum[1][it] = a[0], b[0]
+            a, b, _ = jackknife(S_o, n, lambda x: np.einsum("ktii,i->kt", x, nums[1]).real)
+            nsum[2][it], nsum[3][it] = a[0], b[0]
