@@ -485,6 +485,10 @@ def _charge(a) -> int:
               f"Ns={p.Ns} Np={p.Np}  [threshold F_th={p.threshold:.4g}]")
         if interrupted:
             print(_interrupted_note(res, a.ntraj))
+        if getattr(a, "basis", None) == "displaced":
+            d = _dims(res)
+            print(f"  displaced basis: up to {d['Ns_basis_max']} x {d['Np_basis_max']} levels per trajectory; "
+                  f"lab-frame output Ns={d['Ns_out']} Np={d['Np_out']} (--ns/--np)")
         print(f"  at t={res.t[-1]:g}: W={_pm(res, 'W', -1)}  W_c={_pm(res, 'W_c', -1)}  W_i={_pm(res, 'W_i', -1)}  "
               f"energy={_pm(res, 'energy', -1)}  (units of omega_s)")
         if a.method in PHASE_SPACE:  # the untruncated moment beside the Fock-range state's energy

@@ -24,7 +24,7 @@ from cimqb_traj import exact, trajectories  # noqa: E402
 from cimqb_traj.params import BatteryParams  # noqa: E402
 
 
-def compare(ntraj, groups, dt_out, n_jobs=1, seed=1, t_end=40.0):
+def compare(ntraj, groups, dt_out, n_jobs=1, seed=1, t_end=40.0, dt=1e-3):
     p = BatteryParams(Ns=48, Np=12)  # kappa 0.5, gamma_p 16, F 3: the paper's defaults
     t = np.arange(0.0, t_end + 1e-9, dt_out)
     t0 = time.perf_counter()
@@ -32,14 +32,14 @@ def compare(ntraj, groups, dt_out, n_jobs=1, seed=1, t_end=40.0):
     t_ex = time.perf_counter() - t0
     t0 = time.perf_counter()
     r = trajectories.charge(p, t, method="homodyne", basis="displaced", ntraj=ntraj, groups=groups,
-                            n_jobs=n_jobs, seed=seed, progress=False)
+                            n_jobs=n_jobs, seed=seed, progress=False, dt=dt)
     t_tr = time.perf_counter() - t0
     n_ex = np.einsum("tii,i->t", ex.rho_s, np.arange(p.Ns)).real
     d_ex, d_tr = np.einsum("tii->ti", ex.rho_s).real, np.einsum("tii->ti", r.rho_s).real
     d_er = np.einsum("tii->ti", r.rho_s_err).real
     G = r.groups
     out = {"params": p.to_dict(), "t": t.tolist(), "ntraj": r.ntraj, "groups": G, "seed": seed,
-           "seconds_exact": t_ex, "seconds_trajectories": t_tr, "n_jobs": n_jobs,
+           "dt": dt, "seconds_exact": t_ex, "seconds_trajectories": t_tr, "n_jobs": n_jobs,
            "dims": r.options["dims"], "truncation": r.truncation["verdict"],
            "reshifts_per_traj": r.options["reshifts_per_traj"]}
     worst = {}
@@ -83,7 +83,9 @@ if __name__ == "__main__":
     ap.add_argument("--dt-out", type=float, default=4.0)
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dt", type=float, default=1e-3)
     a = ap.parse_args()
-    out = compare(a.ntraj, a.groups, a.dt_out, a.n_jobs, a.seed)
-    with open(os.path.join(HERE, "paper_defaults.json"), "w") as fh:
+    out = compare(a.ntraj, a.groups, a.dt_out, a.n_jobs, a.seed, dt=a.dt)
+    name = "paper_defaults.json" if a.dt == 1e-3 else f"paper_defaults_dt{a.dt:g}.json"
+    with open(os.path.join(HERE, name), "w") as fh:
         json.dump(out, fh, indent=1)
