@@ -32,7 +32,10 @@ What is estimated
   array; the output grids nt (Ns^2 + Np^2) (the stored rho_s(t), rho_p(t), and ~4 more for the
   ergotropy); for ensembles, per worker the batch of state vectors (batch x nt x D) and their
   reduced states, in the main process the G group sums and the jackknife's copies of them (~8),
-  plus :data:`WORKER_BASE` for each worker process.
+  plus :data:`WORKER_BASE` for each worker process.  The moving (displaced) basis: one trajectory
+  of :data:`MOVING_BASIS` levels at a time per worker, its lab-frame group sums nt (Ns_out^2 +
+  Np_out^2), and in the main process the G group sums plus ~6 grids (the reduction works one
+  output time at a time).
 * **Workers**: n_jobs <= ``os.cpu_count()``.
 * **A Dask scheduler** address is probed with a TCP connection (:data:`SCHEDULER_TIMEOUT`).
 

@@ -65,7 +65,9 @@ it stops, and the basis changes, when
   ``n_min`` (default 6) levels: levels are dropped one at a time while the top 4 hold less than
   shrink_tol; the dropped weight is added to the discarded weight.
 
-The hysteresis (grow at 1e-8 on 2 levels, shrink at 1e-12 on 4) keeps a basis from oscillating.  A
+A trajectory starts in the lab state padded to at least n_min levels per mode and trimmed by the
+shrink rule (the vacuum: n_min x n_min).  The hysteresis (grow at 1e-8 on 2 levels, shrink at
+1e-12 on 4) keeps a basis from oscillating.  A
 mode that needs more than ``n_max`` levels (the state is far from a displaced Gaussian, e.g. a
 cat below threshold with a heterodyne-free pump) is refused (``errors.Refused``), pointing to the
 fixed basis.  The reported ``discarded`` weight (max over trajectories of the sum of all dropped
