@@ -9,7 +9,9 @@ groups are formed from its stored per-trajectory states), next to the exact valu
 
 Ours is timed as mcsolve is, trajectories only (``trunc_tol=0``); the truncation guard that
 ``charge`` runs by default (two exact runs, ``exact.charge_verdict``, before the ensemble) is
-timed on its own and the ratio is also printed with it included.  The load average
+timed on its own and the ratio is also printed with it included.  Then both engines run
+serially in this process (200 and 20 trajectories, ``--cpu``) and their CPU time per trajectory
+is compared: steadier than wall times when other jobs share the machine.  The load average
 (``os.getloadavg``) is printed at the start and the end: the machine may be shared.
 
 Then peak memory: the same model at 100 and at 10,000 trajectories (t = 0..4, 41 outputs, one
@@ -73,6 +75,19 @@ def load() -> str:
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
 
+def cpu_per_traj(n_ours: int, n_mc: int):
+    """CPU seconds per trajectory of each engine, both serial in this process (``time.process_time``):
+    on a shared machine the CPU time a trajectory needs is steadier than wall times, which
+    depend on what else runs while each engine runs."""
+    t0 = time.process_time()
+    charge(BatteryParams(), np.arange(41.0), ntraj=n_ours, seed=0, n_jobs=1, progress=False, trunc_tol=0)
+    c_ours = (time.process_time() - t0) / n_ours
+    t0 = time.process_time()
+    mcsolve(n_mc, 1)
+    c_mc = (time.process_time() - t0) / n_mc
+    return c_ours, c_mc
+
+
 def mcsolve(ntraj: int, n_jobs: int, p=BatteryParams(), t=np.arange(41.0)):
     import qutip
 
@@ -113,6 +128,8 @@ def main() -> int:
     ap.add_argument("--n-jobs", type=int, default=os.cpu_count())
     ap.add_argument("--skip-mc", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--cpu", type=int, nargs=2, metavar=("N_OURS", "N_MC"), default=(200, 20),
+                    help="trajectories of the serial CPU-time comparison (0 0: skip it)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of ours (median used)")
     a = ap.parse_args()
     ok = True
@@ -161,6 +178,10 @@ def main() -> int:
         ok &= ratio >= MIN_SPEEDUP
         zz = (r.W[-1] - mc_W) / np.hypot(r.W_err[-1], mc_err)
         print(f"  W(40) ours - mcsolve = {r.W[-1] - mc_W:+.4f} ({zz:+.2f} combined standard errors)")
+    if not a.skip_mc and a.cpu[0] > 0 and a.cpu[1] > 0:
+        c_ours, c_mc = cpu_per_traj(*a.cpu)
+        print(f"CPU time per trajectory, serial, one process ({a.cpu[0]} ours, {a.cpu[1]} mcsolve): ours "
+              f"{c_ours * 1e3:.1f} ms, mcsolve {c_mc * 1e3:.1f} ms: {c_mc / c_ours:.1f}x")
     if not a.skip_memory:
         small, big = peak_kib(100), peak_kib(10000)
         print(f"peak memory (t = 0..4, 41 outputs): 100 traj {small / 1024:.0f} MiB, "
