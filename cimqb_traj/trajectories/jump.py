@@ -31,7 +31,8 @@ stages of D numbers) stays in the L1 cache for the whole step.  Hence
 
 (Until 2026-11-29 a block was one (D, batch) array, vectorised over its trajectories, with the
 same arithmetic per trajectory -- bitwise the same results -- but short inner loops over the
-block, gathers, and a full-space CSR product per jump: 2.4x slower on the Fig. 3 workload.)
+block, gathers, and a full-space CSR product per jump: ~3x the kernel time per step on the Fig. 3
+workload, ``validation/bench/README.md``.)
 
 Why not ``scipy.integrate.solve_ivp``: its Python-level stepping and per-event root finding cost
 far more than one DOPRI5 step here (~1 us), at thousands of jumps per trajectory.
