@@ -197,7 +197,7 @@ class Jump:
     @property
     def options(self) -> dict:
         return {"method": "jump", "unraveling": "photon counting, every channel",
-                "integrator": "DOPRI5 per column, jump time on the dense output",
+                "integrator": "DOPRI5 per trajectory, jump time on the dense output",
                 "batch": self.batch, "rtol": self.rtol, "atol": self.atol}
 
     def run_group(self, problem: Problem, ids, seed: int) -> GroupSums:
