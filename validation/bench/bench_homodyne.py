@@ -14,7 +14,8 @@ phase 0 -- the same unraveling in both: c_j = L_j, record dY_j = 2 Re<L_j> dt + 
 Both give <n_s>(t) with a standard error (ours: jackknife over 20 groups; qutip: the standard
 deviation of its per-trajectory values / sqrt(ntraj)), each compared with the exact solver
 (``exact.charge`` at the same truncation, the master equation both unravel) in units of its
-own error.  Both draw trajectory k's noise from ``SeedSequence(0).spawn(ntraj)[k]`` = our
+own error.  Then both run serially in this process (``--cpu``) and their CPU time per
+trajectory is compared: steadier than wall times when other jobs share the machine.  Both draw trajectory k's noise from ``SeedSequence(0).spawn(ntraj)[k]`` = our
 ``rng(0, k)`` (qutip 5's ``seeds=0``) as PCG64 normals, step after step, channel after
 channel, scaled by sqrt(dt): the two engines integrate the *same Brownian paths*, so their
 difference is the schemes' pathwise (strong) difference, not statistics -- it is printed
@@ -64,6 +65,18 @@ def ours(p, t, ntraj, n_jobs, dt, groups):
     return time.perf_counter() - t0, r.n_s, r.n_s_err
 
 
+def cpu_per_traj(p, t, dt, groups, n_ours: int, n_sse: int):
+    """CPU seconds per trajectory of each engine, both serial in this process (``time.process_time``;
+    steadier than wall times on a shared machine).  Ours in ``groups`` groups, as timed above."""
+    t0 = time.process_time()
+    charge(p, t, method="homodyne", dt=dt, ntraj=n_ours, seed=0, n_jobs=1, progress=False, trunc_tol=0,
+           groups=groups)
+    c_ours = (time.process_time() - t0) / n_ours
+    t0 = time.process_time()
+    ssesolve(p, t, n_sse, 1, dt)
+    return c_ours, (time.process_time() - t0) / n_sse
+
+
 def ssesolve(p, t, ntraj, n_jobs, dt):
     import qutip
 
@@ -85,6 +98,8 @@ def main() -> int:
     ap.add_argument("--n-jobs", type=int, default=os.cpu_count())
     ap.add_argument("--dt", type=float, default=1e-3)
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of ours (median used)")
+    ap.add_argument("--cpu", type=int, default=20, help="ssesolve trajectories of the serial CPU-time "
+                    "comparison (ours: --ntraj of them; 0: skip it)")
     ap.add_argument("--groups", type=int, default=GROUPS,
                     help="ours: trajectory groups (jackknife, parallel unit; the homodyne kernel "
                          "vectorises over the trajectories of a group, so fewer groups run faster)")
@@ -114,6 +129,10 @@ def main() -> int:
     print(f"qutip.ssesolve (platen): {q_wall:.2f} s")
     ratio = q_wall / wall
     print(f"speed-up ssesolve / cimqb_traj = {ratio:.1f}x (issue's aim >= {TARGET:g})")
+    if a.cpu > 0:
+        c_ours, c_sse = cpu_per_traj(p, t, a.dt, a.groups, a.ntraj, a.cpu)
+        print(f"CPU time per trajectory, serial, one process ({a.ntraj} ours in {a.groups} groups, {a.cpu} "
+              f"ssesolve): ours {c_ours * 1e3:.1f} ms, ssesolve {c_sse * 1e3:.1f} ms: {c_sse / c_ours:.1f}x")
     ex = exact.charge(p, t, trunc_tol=0)
     n_ex = np.einsum("tii,i->t", ex.rho_s, np.arange(p.Ns)).real
     s = slice(1, None)  # t = 0: the vacuum, no spread
