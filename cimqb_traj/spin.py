@@ -5,7 +5,11 @@ phases 0 and pi, the two spins of a coherent Ising machine.  A single run picks 
 spin of a shot is read at the final time T:
 
 * ``"homodyne"``: homodyne trajectories of the signal output at theta = 0; the spin is the sign
-  of the conditional <x_0>, x_0 = (a_s + a_s^dag)/2 (so <x_0> = Re <a_s>);
+  of the conditional <x_0>, x_0 = (a_s + a_s^dag)/2 (so <x_0> = Re <a_s>).  ``basis="fock"``
+  integrates them in the lab Fock basis Ns x Np; ``basis="displaced"`` in a displaced Fock basis
+  per trajectory (``trajectories.moving``: psi = D_s(beta_s) D_p(beta_p) sum c_nm |n, m>), where
+  the record is the lab-frame <x_0> = Re(beta_s) + Re <A>, A = D^dag a_s D - beta_s the displaced
+  annihilator (``Moving``'s ``x_theta``);
 * ``"wigner"`` / ``"positive-p"``: the sign of Re alpha_s of each phase-space sample.  For the
   truncated Wigner method the samples' x-marginal is the quadrature distribution, so the
   fraction is an estimate of P(x > 0).  A positive-P sample is not a state, and the sign of
@@ -32,6 +36,8 @@ an ergotropy W_k(T) (and parts); ``W_single_shot`` is their mean over shots with
 error, against the ergotropy of the ensemble state at T (jackknife error).  The difference is
 the work the measurement record makes extractable (W is convex, so the mean over shots is >= W
 of the mean state).
+In the displaced basis the shots' records carry no per-shot ergotropy: the single-shot work
+is None there (the ensemble's W, from the lab-frame rho_s, is given).
 """
 
 from __future__ import annotations
@@ -44,9 +50,11 @@ import numpy as np
 from .params import BatteryParams
 from .truncation import TRUNC_TOL, check_tol, disabled, enforce
 
-__all__ = ["PhaseSelection", "phase_selection", "decision_times", "growth_rate", "METHODS"]
+__all__ = ["PhaseSelection", "phase_selection", "decision_times", "growth_rate", "METHODS", "BASES"]
 
 METHODS = ("homodyne", "wigner", "positive-p", "exact", "mean-field")
+#: bases of the homodyne trajectories (``trajectories.BASES``): the lab Fock basis, or a displaced one per shot
+BASES = ("fock", "displaced")
 
 
 @dataclass
@@ -85,13 +93,17 @@ class PhaseSelection:
     interrupted: bool = False
     #: trajectories / samples done (None for exact and mean field)
     ntraj: int | None = None
+    #: the basis of the homodyne trajectories ("fock" or "displaced"); "fock" for the other methods
+    basis: str = "fock"
+    #: displaced basis: the largest moving bases and the lab output sizes (``Moving``'s ``dims``); else None
+    dims: dict | None = None
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("method", "shots", "n_plus", "p_plus", "frac", "x_mf", "undecided",
                                            "decision_time_median", "W_single_shot", "W_single_shot_err",
                                            "W_c_single_shot", "W_i_single_shot", "W_ensemble", "W_ensemble_err",
                                            "p_plus_quadrature", "p_plus_quadrature_err", "truncation",
-                                           "interrupted", "ntraj")}
+                                           "interrupted", "ntraj", "basis", "dims")}
         d["eps"], d["F"], d["t_end"] = self.params.eps, self.params.F, float(self.t[-1])
         d["p_plus_ci"] = list(self.p_plus_ci)
         d["decision_time_ci"] = None if self.decision_time_ci is None else list(self.decision_time_ci)
@@ -179,7 +191,7 @@ def _p_plus_exact(rho_s) -> float:
 
 def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: int = 500, seed: int = 0,
                     t_end: float = 20.0, dt_out: float = 0.1, frac: float = 0.5, n_jobs: int = 1,
-                    progress: bool | None = None, trunc_tol: float | None = TRUNC_TOL,
+                    progress: bool | None = None, trunc_tol: float | None = TRUNC_TOL, basis: str = "fock",
                     **options) -> PhaseSelection:
     """Single-shot statistics of ``method`` (see module docstring) for ``params`` from the vacuum,
     the spin read at ``t_end`` (default 20 / gamma_s); output grid step ``dt_out``.  ``options``
@@ -191,6 +203,12 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
     ``result.truncation``; 0 or None disables it.  The phase-space methods and the mean field
     read their spin from untruncated amplitudes and carry no verdict ({}).  ``result.interrupted``
     and ``result.ntraj`` say whether the ensemble run was stopped early and how many shots it holds.
+
+    ``basis`` (``"homodyne"`` only; ValueError otherwise): ``"fock"`` (default) or ``"displaced"``
+    (``trajectories.charge(..., basis="displaced")``: Ns / Np are the lab OUTPUT sizes of the mean
+    state, chosen from the mean field when left at the package defaults; the verdict is the moving
+    basis' own, ``moving.verdict``, from the run itself, so a refusal comes after the shots).  The
+    spin of a shot is the sign of its lab-frame <x_0> = Re(beta_s + <A>) (module docstring).
     """
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
@@ -203,6 +221,10 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
         raise ValueError(f"frac must be in (0, 1], got {frac!r}")
     if method in ("homodyne", "wigner", "positive-p") and (not isinstance(ntraj, (int, np.integer)) or ntraj < 2):
         raise ValueError(f"ntraj must be an integer >= 2, got {ntraj!r}")
+    if not isinstance(basis, str) or basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+    if basis == "displaced" and method != "homodyne":
+        raise ValueError(f"basis='displaced' applies to method='homodyne' only, not {method!r}; use basis='fock'")
     tol = check_tol(trunc_tol)
     n = max(1, int(round(t_end / dt_out)))
     t = np.linspace(0.0, float(t_end), n + 1)
@@ -226,6 +248,8 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
     from .trajectories import charge_problem, run
 
     kw = dict(n_jobs=n_jobs, progress=progress)
+    if basis == "displaced":
+        return _homodyne_displaced(params, t, ntraj, seed, frac, tol, kw, options)
     if method == "homodyne":
         from . import exact
         from .trajectories.homodyne import Homodyne
@@ -266,3 +290,18 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
         extra = {"p_plus_quadrature": float(w.mean()), "p_plus_quadrature_err": float(w.std(ddof=1) / math.sqrt(w.size))}
     extra.update(interrupted=bool(r.interrupted), ntraj=int(r.ntraj))
     return _shots(method, params, t, a.real, frac, extra)
+
+
+def _homodyne_displaced(params, t, ntraj, seed, frac, tol, kw, options) -> PhaseSelection:
+    """``phase_selection(..., "homodyne", basis="displaced")``: ``trajectories.charge`` in the moving
+    basis (lab output sizes, its run, its verdict: refused or warned by ``charge`` itself), each
+    shot's x(t) its record ``x_theta`` at theta = 0, Re(beta_s + <A>): the lab-frame <x_0>."""
+    from .trajectories import charge
+
+    r = charge(params, t, method="homodyne", basis="displaced", ntraj=ntraj, seed=seed, trunc_tol=tol,
+               records=True, theta=0.0, **kw, **options)
+    x = np.stack([d["x_theta"] for d in r.records if "x_theta" in d])
+    return _shots("homodyne", r.params, t, x, frac, {
+        "W_ensemble": float(r.W[-1]), "W_ensemble_err": float(r.W_err[-1]), "truncation": r.truncation,
+        "interrupted": bool(r.interrupted), "ntraj": int(r.ntraj), "basis": "displaced",
+        "dims": {k: int(v) for k, v in (r.options.get("dims") or {}).items()}})

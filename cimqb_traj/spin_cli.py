@@ -5,6 +5,11 @@ interrupts: that point keeps the shots that finished (``spin.phase_selection`` r
 ``interrupted``), every later point is marked ``"not run"`` (its numbers null), the JSON carries
 ``interrupted`` and a per-point ``status`` and ``shots``, no plot is drawn, and the command exits
 130 (``cli`` module docstring).
+
+``--basis displaced`` (``--method homodyne`` only; exit 2 when no homodyne method is chosen) runs the
+homodyne shots in a moving displaced Fock basis (``spin.phase_selection(..., basis="displaced")``);
+``--ns/--np`` are then the lab output sizes.  The JSON carries ``basis`` and per point ``dims`` (the
+largest moving bases and the lab output sizes; null for the other methods and for ``--basis fock``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ SAMPLED = ("homodyne", "wigner", "positive-p")
 FOCK = ("exact", "homodyne")  # the methods that integrate in a Fock space (--ns, --np, --trunc-tol)
 # option dest -> methods it applies to (refused when none of the chosen methods uses it)
 _APPLIES = {"ntraj": SAMPLED, "seed": SAMPLED, "n_jobs": SAMPLED, "dt": SAMPLED, "ns": FOCK, "np": FOCK,
-            "trunc_tol": FOCK}
-_DEFAULTS = {"ntraj": 500, "seed": 0, "n_jobs": 1}
+            "trunc_tol": FOCK, "basis": ("homodyne",)}
+_DEFAULTS = {"ntraj": 500, "seed": 0, "n_jobs": 1, "basis": "fock"}
 _KEYS = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "undecided", "W_single_shot",
          "W_single_shot_err", "W_ensemble", "W_ensemble_err", "p_plus_quadrature", "p_plus_quadrature_err")
 
@@ -54,6 +59,10 @@ def add_parser(sub, real, epilog: str = "") -> None:
     r.add_argument("--dt", type=real, default=None, help="time step of homodyne / wigner / positive-p (method default)")
     r.add_argument("--trunc-tol", type=real, default=None,
                    help=f"exact/homodyne: truncation guard tolerance, 0 disables it ({TRUNC_TOL:g})")
+    r.add_argument("--basis", choices=("fock", "displaced"), default=None,
+                   help="homodyne: fock (default) integrates in the lab Fock basis --ns x --np; displaced moves "
+                        "a small Fock basis with each shot's means (large photon numbers); --ns/--np are then "
+                        "the lab-frame output sizes, chosen from the mean field when left at their defaults")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.add_argument("--out", metavar="DIR", help="write phase_selection.json and plots into DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -97,14 +106,23 @@ def run(a, UsageError) -> int:
     d = BatteryParams()
     base = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, Ns=a.ns or d.Ns, Np=a.np or d.Np,
                          t_ramp=a.t_ramp)
+    displaced = a.basis == "displaced"
     for f in Fs:  # resources of the most demanding point, before anything runs
-        resources.check_phase_selection(base.replace(F=f, eps=max(eps, key=abs)), methods, ntraj=a.ntraj,
-                                        t_end=a.t_end, dt_out=a.dt_out, dt=a.dt, n_jobs=a.n_jobs)
+        pf = base.replace(F=f, eps=max(eps, key=abs))
+        resources.check_phase_selection(pf, [m for m in methods if not (displaced and m == "homodyne")],
+                                        ntraj=a.ntraj, t_end=a.t_end, dt_out=a.dt_out, dt=a.dt, n_jobs=a.n_jobs)
+        if displaced:  # the moving basis: the lab output sizes it will use, its own estimate
+            from .trajectories import lab_dims
+
+            t = np.linspace(0.0, a.t_end, max(1, int(round(a.t_end / a.dt_out))) + 1)
+            ns, np_ = lab_dims(pf, t)
+            resources.check_charge(pf.replace(Ns=int(ns), Np=int(np_)), t, "homodyne", ntraj=a.ntraj,
+                                   n_jobs=a.n_jobs, dt=a.dt, trunc_tol=1.0, records=True, basis="displaced")
     opts = {} if a.dt is None else {"dt": a.dt}
     grid = [(e, f) for f in Fs for e in eps]
     doc = {"eps": [e for e, _ in grid], "F": [f for _, f in grid], "t_end": a.t_end, "frac": a.frac,
-           "methods": methods, "params": base.to_dict(), "ntraj": a.ntraj, "interrupted": False}
-    for k in _KEYS + ("decision_times", "status", "shots", "truncation"):
+           "methods": methods, "params": base.to_dict(), "ntraj": a.ntraj, "basis": a.basis, "interrupted": False}
+    for k in _KEYS + ("decision_times", "status", "shots", "truncation", "dims"):
         doc[k] = {m: [] for m in methods}
     paths = {}
     stop = False
@@ -117,7 +135,8 @@ def run(a, UsageError) -> int:
                 res = phase_selection(base.replace(eps=e, F=f), m, ntraj=a.ntraj, seed=a.seed, t_end=a.t_end,
                                       dt_out=a.dt_out, frac=a.frac, n_jobs=a.n_jobs,
                                       progress=False if a.no_progress else None, trunc_tol=tol,
-                                      **(opts if m in SAMPLED else {}))
+                                      **(opts if m in SAMPLED else {}),
+                                      **({"basis": "displaced"} if displaced and m == "homodyne" else {}))
             except KeyboardInterrupt:  # nothing of this point finished
                 stop = doc["interrupted"] = True
                 doc["interrupted_at"] = {"method": m, "eps": e, "F": f}
@@ -130,6 +149,7 @@ def run(a, UsageError) -> int:
             doc["decision_times"][m].append(None if dts is None else [float(x) for x in dts if np.isfinite(x)])
             doc["shots"][m].append(res.shots)
             doc["truncation"][m].append(getattr(res, "truncation", None) or {})
+            doc["dims"][m].append(res.dims)  # the moving bases (--basis displaced homodyne), else null
             if getattr(res, "interrupted", False):
                 stop = doc["interrupted"] = True
                 doc["interrupted_at"] = {"method": m, "eps": e, "F": f}
@@ -149,7 +169,8 @@ def run(a, UsageError) -> int:
         _print_json({k: v for k, v in doc.items() if k != "decision_times"})
     else:
         shots = f"{a.ntraj} shots" if any(m in SAMPLED for m in methods) else "no shots"
-        print(f"phase selection, kappa={a.kappa:g} gamma_p={a.gamma_p:g}, spin read at t={a.t_end:g}, {shots}")
+        where = ", homodyne in the displaced basis" if displaced and "homodyne" in methods else ""
+        print(f"phase selection, kappa={a.kappa:g} gamma_p={a.gamma_p:g}, spin read at t={a.t_end:g}, {shots}{where}")
         if doc["interrupted"]:
             at = doc["interrupted_at"]
             print(f"  INTERRUPTED at {at['method']} eps={at['eps']:g} F={at['F']:g}; later points not run")
@@ -181,7 +202,7 @@ def run(a, UsageError) -> int:
 
 def _fill(doc: dict, m: str, status: str) -> None:
     """A point without results: null numbers and its status."""
-    for k in _KEYS + ("decision_times", "shots"):
+    for k in _KEYS + ("decision_times", "shots", "dims"):
         doc[k][m].append(None)
     doc["truncation"][m].append({})
     doc["status"][m].append(status)
