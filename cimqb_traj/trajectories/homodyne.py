@@ -74,10 +74,13 @@ Time grid.  Every output time and every segment end (the pump switch-off) is a s
 interval of length L is cut into n = ceil(L / dt) equal steps (up to a 1e-9 rounding margin),
 so the steps are <= dt.
 
-Implementation.  A block of trajectories is a dense (D, B) complex array; every operator
-application is one CSR-times-block product in a numba kernel that works column by column in a
-fixed order (no fastmath, no BLAS reductions), so a trajectory's numbers do not depend on the
-block it shares: results are bitwise independent of ``batch`` (tested).  Random numbers:
+Implementation.  ``run_group`` integrates one trajectory after the other (``_steps1``): one
+vector, real arithmetic when the problem is real (A and every c_j real: phase 0, no detuning),
+complex otherwise; each operator in diagonal storage on halo-padded vectors when it is banded
+(``_DIAG_FILL``), else CSR.  Every sum runs in a fixed order (ascending column, no fastmath, no
+BLAS reductions), the same as the block kernel ``_steps`` (kept for ``moving``), so a
+trajectory's numbers do not depend on ``batch`` or on the other trajectories and equal
+``_steps``' up to the sign of a zero (measured bitwise equal).  Random numbers:
 trajectory k uses ``rng(seed, k)`` alone: first ``initial_state``, then, interval after interval
 and in chunks of at most ``_CHUNK`` steps, ``standard_normal((steps, n_measured))`` (row = step,
 column = measured channel).
@@ -91,6 +94,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ._jump_kernels import _mv_halo
 from .base import GroupSums, Problem, initial_state, rng
 
 __all__ = ["Homodyne", "STABILITY_BOUND", "NOISE_BOUND", "SCHEMES"]
@@ -202,6 +206,114 @@ def _steps(Ap, Ai, Ad, Cp, Ci, Cd, psi, dW, h, milstein, Y):
                 psi[i, c] *= n2[c]
 
 
+# --- per-trajectory kernel (what ``Homodyne.run_group`` uses) ---
+# One trajectory is a vector, so there is no block to vectorise over: ``_steps1`` does
+# ``_steps``' operations for one column, in the same order, on real vectors when the problem is
+# real (phase 0, no detuning: A and every c_j real) and with each operator either in diagonal
+# storage on halo-padded vectors (banded operators: no index loads, ``_jump_kernels._mv_halo``)
+# or in CSR.  The sums run over the columns in ascending order in both storages, as in
+# ``_spmm``; extra terms are exact zeros (0 * x), and real arithmetic drops the 0 * x imaginary
+# parts: the numbers equal ``_steps``' up to the sign of a zero.
+@numba.njit(cache=True, nogil=True)
+def _mv1(diag, P, I, V, xh, H, out):
+    """out = M @ x, x = xh[H:H + D]: diagonal storage (offsets P ascending, V (nd, D)) when
+    ``diag``, else CSR (row pointers P, columns I, values V[0])."""
+    if diag:
+        _mv_halo(P, V, xh, H, out)
+    else:
+        d = V[0]
+        for i in range(out.size):
+            out[i] = 0.0
+            for jj in range(P[i], P[i + 1]):
+                out[i] += d[jj] * xh[H + I[jj]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _steps1(diag, H, AP, AI, AV, CP, CI, CV, psi, dW, h, milstein, Y):
+    """Advance one normalised trajectory ``psi`` (D,) by ``dW.shape[0]`` steps of length h:
+    ``_steps`` for one column.  A = (AP, AI, AV), c_j = (CP[j], CI[j], CV[j]) in the storage
+    ``diag`` selects (``_mv1``; diagonal storage reads H halo zeros on both sides of x);
+    dW (steps, J); Y (J,) accumulates the records dY."""
+    D = psi.size
+    J = CP.shape[0]
+    vh = np.zeros(D + 2 * H, psi.dtype)
+    v = vh[H:H + D]
+    wh = np.zeros(D + 2 * H, psi.dtype)
+    w = wh[H:H + D]
+    tmp = np.empty(D, psi.dtype)
+    Cphi = np.empty((J, D), psi.dtype)
+    ex = np.empty(J)
+    dY = np.empty(J)
+    hq = np.empty(J)
+    for s in range(dW.shape[0]):
+        # 1. drift: v = T4(h A) psi by Horner, v <- psi + (h/k) A v for k = 4, 3, 2, 1
+        v[:] = psi
+        for k in range(4, 0, -1):
+            _mv1(diag, AP, AI, AV, vh, H, tmp)
+            f = h / k
+            for i in range(D):
+                v[i] = psi[i] + f * tmp[i]
+        # 2. record increments from phi = v
+        for j in range(J):
+            _mv1(diag, CP[j], CI[j], CV[j], vh, H, Cphi[j])
+        # (conj(x) y).real is x y for real x, y and xr yr + xi yi (bitwise) for complex ones
+        # (one pass for two channels: three independent sums instead of three serial passes)
+        n2 = 0.0
+        if J == 2:
+            e0 = 0.0
+            e1 = 0.0
+            for i in range(D):
+                x = v[i].conjugate()
+                n2 += (x * v[i]).real
+                e0 += (x * Cphi[0, i]).real
+                e1 += (x * Cphi[1, i]).real
+            ex[0] = e0
+            ex[1] = e1
+        else:
+            for i in range(D):
+                n2 += (v[i].conjugate() * v[i]).real
+            for j in range(J):
+                e = 0.0
+                for i in range(D):
+                    e += (v[i].conjugate() * Cphi[j, i]).real  # Re(conj(x) y)
+                ex[j] = e
+        for j in range(J):
+            dY[j] = 2.0 * ex[j] / n2 * h + dW[s, j]
+            Y[j] += dY[j]
+        # 3. kick: psi = phi + sum_j c_j w_j, w_j = phi dY_j + 1/2 sum_k c_k phi (dY_j dY_k - delta_jk h)
+        psi[:] = v
+        for j in range(J):
+            if milstein:
+                for k in range(J):
+                    q = dY[j] * dY[k]
+                    if k == j:
+                        q -= h
+                    hq[k] = 0.5 * q
+                if J == 2:  # the same sum, unrolled: the loop over i vectorises
+                    c0, c1, g0, g1 = Cphi[0], Cphi[1], hq[0], hq[1]
+                    for i in range(D):
+                        w[i] = (v[i] * dY[j] + g0 * c0[i]) + g1 * c1[i]
+                else:
+                    for i in range(D):
+                        x = v[i] * dY[j]
+                        for k in range(J):
+                            x += hq[k] * Cphi[k, i]
+                        w[i] = x
+            else:
+                for i in range(D):
+                    w[i] = v[i] * dY[j]
+            _mv1(diag, CP[j], CI[j], CV[j], wh, H, tmp)
+            for i in range(D):
+                psi[i] += tmp[i]
+        # normalise
+        n2 = 0.0
+        for i in range(D):
+            n2 += (psi[i].conjugate() * psi[i]).real
+        r = 1.0 / math.sqrt(n2)
+        for i in range(D):
+            psi[i] *= r
+
+
 def _sorted_csr(m) -> sp.csr_matrix:
     m = sp.csr_matrix(m, dtype=complex)
     m.eliminate_zeros()
@@ -229,6 +341,56 @@ def _norm_1(m: sp.csr_matrix) -> float:
     return float(np.max(np.abs(m).sum(axis=0))) if m.nnz else 0.0
 
 
+#: Diagonal storage is used when it holds at most this many slots per stored CSR entry (a
+#: diagonal sweep has no index loads and vectorises, so some zero padding still pays).
+_DIAG_FILL = 4
+
+
+def _diagonals(m: sp.csr_matrix, dtype, nd: int):
+    """(offsets ascending, values (nd, D)) of ``m``, padded to ``nd`` diagonals with zero
+    diagonals at the largest offset (terms 0 * x added last: only a zero's sign can change)."""
+    c = m.tocoo()
+    offs = np.unique(c.col - c.row).astype(np.int64)
+    V = np.zeros((nd, m.shape[0]), dtype)
+    V[np.searchsorted(offs, c.col - c.row), c.row] = c.data if dtype == complex else c.data.real
+    last = offs[-1] if offs.size else 0
+    return np.concatenate([offs, np.full(nd - offs.size, last, np.int64)]), V
+
+
+def _kernel_ops(ops):
+    """``_steps1``'s operands (diag, H, AP, AI, AV, CP, CI, CV) from ``_segment_ops``' CSR:
+    real arrays when A and every c_j are real, diagonal storage when it is compact
+    (``_DIAG_FILL``), CSR otherwise; ``real`` is returned first."""
+    Ap, Ai, Ad, Cp, Ci, Cd = ops
+    D = Ap.size - 1
+    A = sp.csr_matrix((Ad, Ai, Ap), shape=(D, D))
+    cs = [sp.csr_matrix((Cd[p[0]:p[-1]], Ci[p[0]:p[-1]], p - p[0]), shape=(D, D)) for p in Cp]
+    real = bool(np.all(Ad.imag == 0) and np.all(Cd.imag == 0))
+    dtype = float if real else complex
+    nds = [np.unique(m.tocoo().col - m.tocoo().row).size for m in [A] + cs]
+    diag = sum(nds) * D <= _DIAG_FILL * max(1, Ad.size + Cd.size)
+    if diag:
+        AP, AV = _diagonals(A, dtype, max(1, nds[0]))
+        ndc = max([1] + nds[1:])
+        cd = [_diagonals(c, dtype, ndc) for c in cs]
+        CP = np.stack([o for o, _ in cd])
+        CV = np.stack([v for _, v in cd])
+        H = int(max(np.abs(AP).max(), np.abs(CP).max()))
+        AI, CI = np.zeros(1, np.int64), np.zeros((len(cs), 1), np.int64)
+    else:
+        nnz = max(1, max(c.nnz for c in cs))
+        AP, AI = A.indptr.astype(np.int64), A.indices.astype(np.int64)
+        AV = (A.data if not real else A.data.real).astype(dtype)[None, :]
+        CP = np.stack([c.indptr for c in cs]).astype(np.int64)
+        CI = np.zeros((len(cs), nnz), np.int64)
+        CV = np.zeros((len(cs), 1, nnz), dtype)
+        for j, c in enumerate(cs):
+            CI[j, :c.nnz] = c.indices
+            CV[j, 0, :c.nnz] = c.data if not real else c.data.real
+        H = 0
+    return real, (diag, H, AP, AI, np.ascontiguousarray(AV), CP, CI, np.ascontiguousarray(CV))
+
+
 def _check_bool(name, v):
     if not isinstance(v, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {v!r}")
@@ -250,7 +412,8 @@ class Homodyne:
     scheme : {"milstein", "euler"}
         Strong order 1 (commuting channels) or 1/2.
     batch : int
-        Trajectories integrated together as one (D, batch) block; results do not depend on it.
+        Trajectories whose generators and initial states are set up together (integration is
+        per trajectory); results do not depend on it.
     records : bool
         Keep per-trajectory records in ``GroupSums.records``: dicts with ``t`` (output times),
         ``Y`` (nt, n_measured) cumulative records Y_j(t) (0 at t[0]), ``x_theta`` (nt,) the
@@ -384,13 +547,14 @@ class Homodyne:
         plan = self._plan(problem)
         ops = [self._segment_ops(problem, H, Ls, max((e - s) / n for e, s, n, _ in steps))
                for H, Ls, steps in plan]
+        kops = [_kernel_ops(o) for o in ops]
         X = self._x_theta(problem) if self.records else None
         nsteps = sum(n for _, _, steps in plan for _, _, n, _ in steps)
         for start in range(0, ids.size, self.batch):
             block = ids[start:start + self.batch]
             gens = [rng(int(seed), int(k)) for k in block]
             psi0 = np.stack([initial_state(problem, g) for g in gens], axis=1)
-            out, Yrec = self._integrate(plan, ops, psi0, gens, len(problem.t))
+            out, Yrec = self._integrate(plan, kops, psi0, gens, len(problem.t))
             sums.add_states(out)
             sums.steps += nsteps * len(block)
             if self.records:
@@ -406,32 +570,37 @@ class Homodyne:
                                          "x_theta": x, "W": e.W, "W_c": e.W_c, "W_i": e.W_i})
         return sums
 
-    def _integrate(self, plan, ops, psi0, gens, nt):
-        """Integrate the block psi0 (D, B) along ``plan``; (B, nt, D) states, (B, nt, J) records."""
+    def _integrate(self, plan, kops, psi0, gens, nt):
+        """Integrate the trajectories psi0 (D, B) along ``plan``, one after the other
+        (``_steps1``; ``kops`` from ``_kernel_ops`` per segment); (B, nt, D) states, (B, nt, J)
+        records.  Trajectory b draws its increments from ``gens[b]`` alone."""
         D, B = psi0.shape
-        J = ops[0][3].shape[0]
-        psi = np.ascontiguousarray(psi0, dtype=complex)
+        J = kops[0][1][5].shape[0]
         out = np.empty((B, nt, D), complex)
-        out[:, 0] = psi.T
-        Y = np.zeros((J, B))
         Yrec = np.zeros((B, nt, J))
         milstein = self.scheme == "milstein"
-        for (H, Ls, steps), (Ap, Ai, Ad, Cp, Ci, Cd) in zip(plan, ops):
-            for e, s, n, iout in steps:
-                h = (e - s) / n
-                sq = math.sqrt(h)
-                done = 0
-                while done < n:
-                    m = min(_CHUNK, n - done)
-                    dW = np.empty((m, J, B))
-                    for b, g in enumerate(gens):
-                        dW[:, :, b] = g.standard_normal((m, J))
-                    dW *= sq
-                    _steps(Ap, Ai, Ad, Cp, Ci, Cd, psi, dW, h, milstein, Y)
-                    done += m
-                if iout >= 0:
-                    out[:, iout] = psi.T
-                    Yrec[:, iout] = Y.T
+        for b, g in enumerate(gens):
+            # real arithmetic while the operators and this trajectory's start are real
+            real = all(r for r, _ in kops) and not np.any(np.imag(psi0[:, b]))
+            psi = np.ascontiguousarray(psi0[:, b].real if real else psi0[:, b], dtype=float if real else complex)
+            out[b, 0] = psi
+            Y = np.zeros(J)
+            for (H, Ls, steps), (_, kop) in zip(plan, kops):
+                if not real:
+                    kop = kop[:4] + (kop[4].astype(complex, copy=False),) + kop[5:7] + (kop[7].astype(complex, copy=False),)
+                for e, s, n, iout in steps:
+                    h = (e - s) / n
+                    sq = math.sqrt(h)
+                    done = 0
+                    while done < n:
+                        m = min(_CHUNK, n - done)
+                        dW = g.standard_normal((m, J))
+                        dW *= sq
+                        _steps1(*kop, psi, dW, h, milstein, Y)
+                        done += m
+                    if iout >= 0:
+                        out[b, iout] = psi
+                        Yrec[b, iout] = Y
         return out, Yrec
 
     def final_states(self, problem: Problem, dW: np.ndarray, psi0=None) -> np.ndarray:
@@ -448,8 +617,14 @@ class Homodyne:
         if ops[3].shape[0] != J:
             raise ValueError(f"dW must have {ops[3].shape[0]} measured channels, got {J}")
         psi = np.repeat(problem.psi0[0][:, None], B, axis=1) if psi0 is None else np.asarray(psi0, complex).T
-        psi = np.ascontiguousarray(psi / np.linalg.norm(psi, axis=0))
-        Ap, Ai, Ad, Cp, Ci, Cd = ops
-        _steps(Ap, Ai, Ad, Cp, Ci, Cd, psi, np.ascontiguousarray(dW.transpose(1, 2, 0)),
-               (b - a) / n, self.scheme == "milstein", np.zeros((J, B)))
-        return psi.T.copy()
+        psi = psi / np.linalg.norm(psi, axis=0)
+        real, kop = _kernel_ops(ops)
+        real = real and not np.any(psi.imag)
+        if not real:
+            kop = kop[:4] + (kop[4].astype(complex, copy=False),) + kop[5:7] + (kop[7].astype(complex, copy=False),)
+        out = np.empty((B, psi.shape[0]), complex)
+        for c in range(B):
+            x = np.ascontiguousarray(psi[:, c].real if real else psi[:, c])
+            _steps1(*kop, x, np.ascontiguousarray(dW[c]), (b - a) / n, self.scheme == "milstein", np.zeros(J))
+            out[c] = x
+        return out
