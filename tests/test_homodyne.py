@@ -276,3 +276,20 @@ def test_step_beyond_stability_is_refused():
         Homodyne().run_group(problem, np.array([0.5]), 0)
     with pytest.raises(ValueError, match="^seed"):
         Homodyne().run_group(problem, np.arange(1), -1)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3])  # real and complex arithmetic
+def test_csr_fallback_equals_diagonal_storage(theta, monkeypatch):
+    # the per-trajectory kernel stores banded operators as diagonals and falls back to CSR for the
+    # rest; both storages apply the same sums in the same order, so the results are bitwise equal
+    from cimqb_traj.trajectories import homodyne as hom
+    from cimqb_traj.trajectories.base import charge_problem
+    from cimqb_traj.trajectories.homodyne import Homodyne
+
+    p = BatteryParams(Ns=8, Np=4, F=1.2, kappa=0.7, gamma_p=6.0, nth_s=0.1, t_off=0.3)
+    prob = charge_problem(p, [0.0, 0.25, 0.5])
+    diag = Homodyne(theta, dt=2e-3, records=True).run_group(prob, np.arange(3), 7)
+    monkeypatch.setattr(hom, "_DIAG_FILL", 0)  # every operator in CSR
+    csr = Homodyne(theta, dt=2e-3, records=True).run_group(prob, np.arange(3), 7)
+    np.testing.assert_array_equal(csr.rho_s, diag.rho_s)
+    np.testing.assert_array_equal(csr.rho_o, diag.rho_o)
