@@ -78,7 +78,7 @@ import numpy as np
 
 from ..errors import SamplesError
 from ..params import BatteryParams
-from ..trajectories.base import GroupSums, Problem, rng
+from ..trajectories.base import GroupSums, Problem, check_group_args, rng
 
 #: A sample diverges when some |z| > DIVERGENCE_SCALE / (kappa h).
 DIVERGENCE_SCALE = 1.0
@@ -458,15 +458,9 @@ def coherent_amplitudes(problem: Problem):
 
 
 def check_problem(problem: Problem, ids, seed):
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a Problem, got {type(problem).__name__}")
+    ids = check_group_args(problem, ids, seed, unit="sample")
     if problem.kind != "charge" or not isinstance(problem.info.get("params"), BatteryParams):
         raise ValueError("problem: phase-space methods solve the charging problem only (charge_problem)")
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-        raise ValueError("ids must be a 1-D array of sample indices")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return ids
 
 

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from ..params import BatteryParams, LoadParams
 
-__all__ = ["Problem", "GroupSums", "rng", "initial_state", "charge_problem", "discharge_problem"]
+__all__ = ["Problem", "GroupSums", "check_group_args", "rng", "initial_state", "charge_problem", "discharge_problem"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +99,19 @@ class GroupSums:
             self.rho_s += rs[k]
             self.rho_o += ro[k]
         self.n += states.shape[0]
+
+
+def check_group_args(problem, ids, seed, unit: str = "trajectory") -> np.ndarray:
+    """The arguments of a method's ``run_group``: a Problem, a 1-D integer array of indices and a
+    non-negative integer seed (ValueError naming the argument otherwise); returns ``ids`` as an array."""
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a Problem, got {type(problem).__name__}")
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+        raise ValueError(f"ids must be a 1-D array of {unit} indices")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return ids
 
 
 def rng(seed: int, k: int) -> np.random.Generator:

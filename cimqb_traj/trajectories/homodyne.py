@@ -95,7 +95,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._jump_kernels import _mv_halo
-from .base import GroupSums, Problem, initial_state, rng
+from .base import GroupSums, Problem, check_group_args, initial_state, rng
 
 __all__ = ["Homodyne", "STABILITY_BOUND", "NOISE_BOUND", "SCHEMES"]
 
@@ -534,13 +534,7 @@ class Homodyne:
 
     def run_group(self, problem: Problem, ids, seed: int) -> GroupSums:
         """Integrate trajectories ``ids`` of ``problem``; return their sums (trajectory order)."""
-        if not isinstance(problem, Problem):
-            raise ValueError(f"problem must be a Problem, got {type(problem).__name__}")
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError("ids must be a 1-D array of trajectory indices")
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        ids = check_group_args(problem, ids, seed)
         sums = GroupSums.zeros(problem)
         if ids.size == 0:
             return sums

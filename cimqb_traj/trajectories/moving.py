@@ -104,7 +104,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import Refused
-from .base import GroupSums, Problem, initial_state, rng
+from .base import GroupSums, Problem, check_group_args, initial_state, rng
 from .displacement import displace_block, reshift2
 from .homodyne import Homodyne, _steps
 
@@ -438,15 +438,9 @@ class Moving:
     # --- integration ---
     def run_group(self, problem: Problem, ids, seed: int) -> MovingSums:
         """Integrate trajectories ``ids`` one by one; return their sums (trajectory order)."""
-        if not isinstance(problem, Problem):
-            raise ValueError(f"problem must be a Problem, got {type(problem).__name__}")
+        ids = check_group_args(problem, ids, seed)
         if problem.kind != "charge" or "params" not in problem.info:
             raise ValueError("the displaced basis integrates charging problems (charge_problem) only")
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError("ids must be a 1-D array of trajectory indices")
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         from threadpoolctl import threadpool_limits
 
         sums = MovingSums.zeros(problem)
