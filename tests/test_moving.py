@@ -224,3 +224,39 @@ def test_paper_defaults_against_exact():
     assert_within(np.einsum("tii->ti", r.rho_s).real[sel], d_ex[sel], np.einsum("tii->ti", r.rho_s_err).real[sel],
                   "rho_s diagonal", groups=G, floor=1e-12)
     assert r.truncation["verdict"] == "ok"
+
+
+def test_untruncated_a_s2_against_the_lab_state_and_exact():
+    # <a_s^2> = beta_s^2 + 2 beta_s <A> + <A^2> per trajectory (no lab cut) against the same
+    # trajectories' lab-frame rho_s (the displacement matrix elements: an independent route) on a
+    # lab cut of 40 levels that holds all but ~4e-14 of the weight (asserted): 1e-10, the missed
+    # part of <a^2> ~ tail x Ns_out ~ 1e-12 plus rounding; the records' per-trajectory values
+    # average to it (1e-12: rounding of a mean of 12); its jackknife error from the records' group
+    # sums; and against the exact solver (converged cut 24 / 10) within the family-wise z
+    # (tests/stats.py), floor 1e-12: t = 0, the vacuum, zero error on both sides
+    from cimqb_traj.trajectories.ensemble import jackknife
+
+    t = np.linspace(0, 1.5, 4)
+    p = P1.replace(Ns=40)
+    # theta 0.7: a real model measured at theta = 0 keeps every amplitude (and beta_s) real; at
+    # another phase the conditional states are complex, so beta_s^2 and its conjugate differ
+    r = run(Moving(0.7, dt=2e-3, records=True), charge_problem(p, t), 12, 11, groups=6, progress=False)
+    o = r.options
+    assert np.abs(np.array([q["beta"][-1, 0] for q in r.records]).imag).max() > 0.1
+    assert o["lab_tail_s"] < 1e-12
+    a2 = np.linalg.matrix_power(np.diag(np.sqrt(np.arange(1, p.Ns)), 1), 2)
+    assert np.abs(o["a_s2_untruncated"] - np.einsum("tij,ji->t", r.rho_s, a2)).max() < 1e-10
+    assert np.abs(o["n_s_untruncated"] - r.n_s).max() < 1e-10
+    rec_a2, rec_n = np.array([q["a_s2"] for q in r.records]), np.array([q["n_s"] for q in r.records])
+    assert np.abs(rec_a2.mean(axis=0) - o["a_s2_untruncated"]).max() < 1e-12
+    assert np.abs(rec_n.mean(axis=0) - o["n_s_untruncated"]).max() < 1e-12
+    S = rec_a2.reshape(6, 2, len(t)).sum(axis=1)  # contiguous groups of 2
+    for part, err in ((S.real, o["a_s2_untruncated_err"].real), (S.imag, o["a_s2_untruncated_err"].imag)):
+        assert np.abs(jackknife(part, np.full(6, 2.0), lambda x: x)[1] - err).max() < 1e-12
+    assert np.abs(o["n_s_untruncated_err"] - r.n_s_err).max() < 1e-10
+    ex = exact.charge(P1, t, trunc_tol=0)
+    a2_ex = np.einsum("tij,ji->t", ex.rho_s, a2[:P1.Ns, :P1.Ns])
+    assert a2_ex[-1].real > 0.5  # a moment that has grown (F > 0: real, positive)
+    for part, ref, err in ((o["a_s2_untruncated"].real, a2_ex.real, o["a_s2_untruncated_err"].real),
+                           (o["a_s2_untruncated"].imag, a2_ex.imag, o["a_s2_untruncated_err"].imag)):
+        assert_within(part, ref, err, "a_s2", groups=r.groups, floor=1e-12)

@@ -84,7 +84,10 @@ independent of ntraj; bitwise independent of batching).  The lab-frame weight th
 1 - ||K_s||^2, and the photon number it misses, <n_s> - Tr(n rho_s) with the untruncated
 <n_s> = |beta_s|^2 + 2 Re(beta_s^* <A>) + <A^dag A> of the trajectory, are accumulated too: the
 result's truncation verdict (``verdict``) is built from them, from the discarded weight and from
-the top-level populations.  The runner (``ensemble``) then reports W, W_c, W_i with jackknife
+the top-level populations.  The untruncated moments of the trajectory, <n_s> above, <n_p> likewise
+and <a_s^2> = beta_s^2 + 2 beta_s <A> + <A^2> (a = beta_s + A; exact in the moving basis, no lab
+cut), are summed per group: the result's ``options`` carry their means and jackknife errors
+(``reduce``), the records (``records=True``) each trajectory's <n_s> and <a_s^2>.  The runner (``ensemble``) then reports W, W_c, W_i with jackknife
 errors and bias correction from rho_s exactly as for the fixed basis.  Choose Ns_out >= max <n_s>
 + 6 sqrt(max <n_s>) + the basis size; ``output_dims`` estimates it from the mean field.
 
@@ -117,6 +120,7 @@ _CHUNK = 4096
 class MovingSums(GroupSums):
     """``GroupSums`` plus the moving basis' bookkeeping (sums over the group's trajectories, or
     maxima): ``n_s_full`` / ``n_p_full`` (nt,) sums of the untruncated <n> per output time,
+    ``a2_s_full`` (nt,) complex sums of the untruncated <a_s^2>,
     ``lab_tail_s`` / ``lab_tail_p`` max lab-frame weight beyond (Ns_out, Np_out), ``top_s`` /
     ``top_p`` max population of the top 2 moving levels at the output times, ``discarded`` max per
     trajectory of the weight dropped by basis changes, ``basis_max`` (largest n_s, n_p),
@@ -124,6 +128,7 @@ class MovingSums(GroupSums):
 
     n_s_full: np.ndarray = None
     n_p_full: np.ndarray = None
+    a2_s_full: np.ndarray = None
     lab_tail_s: float = 0.0
     lab_tail_p: float = 0.0
     top_s: float = 0.0
@@ -137,7 +142,8 @@ class MovingSums(GroupSums):
     def zeros(cls, problem: Problem) -> "MovingSums":
         g = GroupSums.zeros(problem)
         nt = len(problem.t)
-        return cls(0, g.rho_s, g.rho_o, g.counts, n_s_full=np.zeros(nt), n_p_full=np.zeros(nt))
+        return cls(0, g.rho_s, g.rho_o, g.counts, n_s_full=np.zeros(nt), n_p_full=np.zeros(nt),
+                   a2_s_full=np.zeros(nt, complex))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -279,8 +285,9 @@ class Moving:
     (Ns_out, Np_out); its segments' F comes from ``problem.info['params']``.
 
     ``records``: per trajectory ``t``, ``Y`` (nt, n_measured), ``x_theta`` (nt,) the conditional
-    <x_theta> = Re(e^{-i theta} <a_s>) (lab frame, untruncated), ``beta`` (nt, 2) and ``dims``
-    (nt, 2) of the moving basis.
+    <x_theta> = Re(e^{-i theta} <a_s>) (lab frame, untruncated), ``n_s`` (nt,) and ``a_s2`` (nt,)
+    its untruncated <a_s^dag a_s> and <a_s^2>, ``beta`` (nt, 2) and ``dims`` (nt, 2) of the moving
+    basis.
     """
 
     name = "homodyne"
@@ -507,7 +514,8 @@ class Moving:
         zero = np.zeros(J)
         nt = len(problem.t)
         rec = {"t": np.array(problem.t, float), "Y": np.zeros((nt, J)), "x_theta": np.zeros(nt),
-               "beta": np.zeros((nt, 2), complex), "dims": np.zeros((nt, 2), int)} if self.records else None
+               "n_s": np.zeros(nt), "a_s2": np.zeros(nt, complex), "beta": np.zeros((nt, 2), complex),
+               "dims": np.zeros((nt, 2), int)} if self.records else None
         milstein = self._hd.scheme == "milstein"
         self._output(problem, 0, P, bs, bp, sums, rec, Y)
         for _, _, steps in plan:
@@ -554,8 +562,11 @@ class Moving:
         ws, wp = np.sum(np.abs(P) ** 2, axis=1), np.sum(np.abs(P) ** 2, axis=0)
         ns_full = abs(bs) ** 2 + 2 * (np.conj(bs) * ea).real + float(np.arange(ns) @ ws)
         np_full = abs(bp) ** 2 + 2 * (np.conj(bp) * eb).real + float(np.arange(npm) @ wp)
+        lad2 = np.sqrt(np.arange(2, ns) * np.arange(1, ns - 1.0))[:, None]  # <i-2|A^2|i> = sqrt(i (i-1))
+        a2_full = bs**2 + 2 * bs * ea + complex(np.vdot(P[:-2], lad2 * P[2:]))
         sums.n_s_full[it] += ns_full
         sums.n_p_full[it] += np_full
+        sums.a2_s_full[it] += a2_full
         sums.lab_tail_s = max(sums.lab_tail_s, 1.0 - float(np.vdot(Ks, Ks).real))
         sums.lab_tail_p = max(sums.lab_tail_p, 1.0 - float(np.vdot(Kp, Kp).real))
         sums.top_s, sums.top_p = max(sums.top_s, t2s), max(sums.top_p, t2p)
@@ -563,19 +574,36 @@ class Moving:
         if rec is not None:
             rec["Y"][it] = Y[:, 0]
             rec["x_theta"][it] = (np.exp(-1j * self.theta) * (bs + ea)).real
+            rec["n_s"][it], rec["a_s2"][it] = ns_full, a2_full
             rec["beta"][it] = (bs, bp)
             rec["dims"][it] = (ns, npm)
 
     # --- reduction (ensemble.run calls it with the group sums) ---
     def reduce(self, problem: Problem, parts, res):
-        """Attach the dims used, the basis statistics and the truncation verdict (``verdict``)."""
+        """Attach the dims used, the untruncated moments with their jackknife errors (real and
+        imaginary parts separately for <a_s^2>: err(Re) + i err(Im)), the basis statistics and the
+        truncation verdict (``verdict``)."""
+        from .ensemble import jackknife
+
         N = sum(q.n for q in parts)
+        n = np.array([q.n for q in parts], float)
+
+        def mean_err(name):
+            S = np.stack([getattr(q, name) for q in parts])
+            m, er, _ = jackknife(S.real, n, lambda x: x)
+            if not np.iscomplexobj(S):
+                return m, er
+            mi, ei, _ = jackknife(S.imag, n, lambda x: x)
+            return m + 1j * mi, er + 1j * ei
+
         info = {
             "dims": {"Ns_basis_max": int(max(q.basis_max[0] for q in parts)),
                      "Np_basis_max": int(max(q.basis_max[1] for q in parts)),
                      "Ns_out": int(problem.dims[0]), "Np_out": int(problem.dims[1])},
             "n_s_untruncated": sum(q.n_s_full for q in parts) / N,
             "n_p_untruncated": sum(q.n_p_full for q in parts) / N,
+            "n_s_untruncated_err": mean_err("n_s_full")[1], "n_p_untruncated_err": mean_err("n_p_full")[1],
+            "a_s2_untruncated": mean_err("a2_s_full")[0], "a_s2_untruncated_err": mean_err("a2_s_full")[1],
             "lab_tail_s": max(q.lab_tail_s for q in parts), "lab_tail_p": max(q.lab_tail_p for q in parts),
             "basis_top_s": max(q.top_s for q in parts), "basis_top_p": max(q.top_p for q in parts),
             "discarded": max(q.discarded for q in parts),
