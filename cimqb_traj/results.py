@@ -1,8 +1,10 @@
-"""Immutable result objects, saved to and loaded from HDF5 without pickle.
+"""Immutable result objects, saved to and loaded from netCDF-4 files without pickle.
 
-A file holds one group of datasets (the arrays of the result) and, as attributes, the method,
-the solver options and every model parameter, so ``h5py`` or any HDF5 reader opens it without
-this package.
+``result.to_xarray()`` gives an ``xarray.Dataset`` with dimensions, coordinates, units, long
+names, every parameter and the provenance (``cimqb_traj.dataset``: the layout); ``save`` writes it
+netCDF-4 (HDF5, through h5netcdf), so ``xarray.open_dataset`` or any netCDF-4 / HDF5 reader opens
+it without this package.  :func:`load` reads these files and the older HDF5 layout (one dataset
+per array, parameters as attributes with None written 'none', one group per trajectory record).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from typing import ClassVar
 import numpy as np
 
 from .ergotropy import average_power
-from .jsonio import dumps
 from .params import BatteryParams, LoadParams
 
 __all__ = [
     "ChargeResult", "DischargeResult", "TrajectoryResult", "TrajectoryDischargeResult", "atomic_path",
-    "first_max", "load",
+    "CLASSES", "first_max", "load",
 ]
 
 
@@ -58,10 +59,6 @@ def first_max(y) -> int:
     return int(idx[0] + 1) if idx.size else int(np.argmax(y))
 
 
-def _attr(v):
-    return "none" if v is None else v
-
-
 @dataclass(frozen=True)
 class _Result:
     params: BatteryParams
@@ -73,31 +70,29 @@ class _Result:
 
     _arrays: ClassVar[tuple] = ()
 
-    def _write(self, h5, extra_attrs=()):
-        for name in self._arrays:
-            h5.create_dataset(name, data=getattr(self, name), compression="gzip")
-        h5.attrs["kind"] = type(self).__name__
-        h5.attrs["method"] = self.method
-        h5.attrs["options"] = json.dumps(self.options)
-        h5.attrs["truncation"] = dumps(self.truncation)
-        for k, v in self.params.to_dict().items():
-            h5.attrs[k] = _attr(v)
-        for k, v in extra_attrs:
-            h5.attrs[k] = _attr(v)
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset`` (``cimqb_traj.dataset``: dimensions, units, long
+        names, parameters, provenance; complex arrays with a trailing ``re_im`` dimension)."""
+        from .dataset import to_dataset
+
+        return to_dataset(self)
 
     def save(self, path) -> None:
-        """Write an HDF5 file (atomically: nothing is left behind if writing fails)."""
-        import h5py
+        """Write a netCDF-4 file (h5netcdf), atomically: nothing is left behind if writing fails."""
+        from .dataset import write
 
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-            self._write(h5)
+        write(self.to_xarray(), path)
 
 
-def _truncation(attrs) -> dict:
+# The HDF5 layout written before netCDF-4 (up to commit 6814dd0) is read by ``_read`` (each
+# class) and the helpers marked "old layout"; nothing writes it any more.
+
+
+def _truncation(attrs) -> dict:  # old layout
     return json.loads(attrs["truncation"]) if "truncation" in attrs else {}  # files before the guard: {}
 
 
-def _params_from_attrs(attrs, cls):
+def _params_from_attrs(attrs, cls):  # old layout: None was written 'none'
     kw = {}
     for f in fields(cls):
         if f.name in attrs:
@@ -171,6 +166,8 @@ class DischargeResult(_Result):
     W_s: np.ndarray = None
     W_a: np.ndarray = None
     _arrays: ClassVar[tuple] = ("t", "rho_s", "rho_a", "W_s", "W_a")
+    #: written to files beside the arrays, for readers without this package (not read back)
+    _derived: ClassVar[tuple] = ("kappa_s", "kappa_a")
 
     @property
     def kappa_s(self):
@@ -179,14 +176,6 @@ class DischargeResult(_Result):
     @property
     def kappa_a(self):
         return self.W_a / self.load.omega_a
-
-    def save(self, path) -> None:
-        import h5py
-
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-            self._write(h5, [("t0", self.t0)] + [(f"load_{k}", v) for k, v in self.load.to_dict().items()])
-            h5.create_dataset("kappa_s", data=self.kappa_s)
-            h5.create_dataset("kappa_a", data=self.kappa_a)
 
     def __repr__(self):
         return (
@@ -214,21 +203,7 @@ class DischargeResult(_Result):
 _ENSEMBLE_ATTRS = ("ntraj", "seed", "groups", "interrupted")
 
 
-def _write_records(h5, records, expect=None, expect_err=None):
-    for gname, d in (("expect", expect), ("expect_err", expect_err)):
-        if d:
-            g = h5.create_group(gname)
-            for k, v in d.items():
-                g.create_dataset(k, data=v)
-    if records:
-        g = h5.create_group("records")
-        for k, rec in enumerate(records):
-            gk = g.create_group(f"{k:07d}")
-            for name, v in rec.items():
-                gk.create_dataset(name, data=v)
-
-
-def _read_ensemble(h5):
+def _read_ensemble(h5):  # old layout
     kw = {k: h5.attrs[k].item() for k in _ENSEMBLE_ATTRS}
     kw["interrupted"] = bool(kw["interrupted"])
     recs = []
@@ -242,7 +217,7 @@ def _read_ensemble(h5):
 
 @dataclass(frozen=True)
 class _Ensemble:
-    """The fields every ensemble result adds (see ``TrajectoryResult``) and their HDF5 writing."""
+    """The fields every ensemble result adds (see ``TrajectoryResult``)."""
 
     ntraj: int = 0
     seed: int = 0
@@ -251,10 +226,6 @@ class _Ensemble:
     records: list = field(default_factory=list, repr=False)
     expect: dict = field(default_factory=dict, repr=False)
     expect_err: dict = field(default_factory=dict, repr=False)
-
-    def _write_ensemble(self, h5, extra_attrs=()) -> None:
-        self._write(h5, list(extra_attrs) + [(k, getattr(self, k)) for k in _ENSEMBLE_ATTRS])
-        _write_records(h5, self.records, self.expect, self.expect_err)
 
 
 @dataclass(frozen=True)
@@ -288,12 +259,6 @@ class TrajectoryResult(_Ensemble, ChargeResult):
         "rho_s_err", "energy_err", "W_err", "W_c_err", "W_i_err", "W_bc", "W_c_bc", "W_i_bc",
         "n_s", "n_s_err", "n_p_err", "counts")
 
-    def save(self, path) -> None:
-        import h5py
-
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-            self._write_ensemble(h5)
-
     def __repr__(self):
         return (
             f"TrajectoryResult(method={self.method!r}, ntraj={self.ntraj}, Ns={self.params.Ns}, "
@@ -323,6 +288,7 @@ class TrajectoryDischargeResult(_Ensemble, DischargeResult):
     counts: np.ndarray = None
     _arrays: ClassVar[tuple] = DischargeResult._arrays + (
         "rho_s_err", "rho_a_err", "W_s_err", "W_a_err", "W_s_bc", "W_a_bc", "counts")
+    _derived: ClassVar[tuple] = DischargeResult._derived + ("kappa_s_err", "kappa_a_err")
 
     @property
     def kappa_s_err(self):
@@ -331,15 +297,6 @@ class TrajectoryDischargeResult(_Ensemble, DischargeResult):
     @property
     def kappa_a_err(self):
         return self.W_a_err / self.load.omega_a
-
-    def save(self, path) -> None:
-        import h5py
-
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-            extra = [("t0", self.t0)] + [(f"load_{k}", v) for k, v in self.load.to_dict().items()]
-            self._write_ensemble(h5, extra)
-            for name in ("kappa_s", "kappa_a", "kappa_s_err", "kappa_a_err"):
-                h5.create_dataset(name, data=getattr(self, name))
 
     def __repr__(self):
         i = int(np.argmax(self.kappa_a))
@@ -354,12 +311,18 @@ class TrajectoryDischargeResult(_Ensemble, DischargeResult):
         return base.__class__(**{**{f.name: getattr(base, f.name) for f in fields(base)}, **_read_ensemble(h5)})
 
 
+#: kind (the class name stored in a file) -> result class
+CLASSES = {c.__name__: c for c in (ChargeResult, DischargeResult, TrajectoryResult, TrajectoryDischargeResult)}
+
+
 def load(path):
-    """Read a result written by ``save``."""
+    """Read a result written by ``save``: a netCDF-4 file (``cimqb_traj.dataset``) or a file of
+    the older HDF5 layout."""
     import h5py
 
+    from . import dataset
+
     with h5py.File(path, "r") as h5:
-        kind = h5.attrs["kind"]
-        classes = (ChargeResult, DischargeResult, TrajectoryResult, TrajectoryDischargeResult)
-        cls = {c.__name__: c for c in classes}[kind]
-        return cls._read(h5)
+        if not dataset.is_dataset_file(h5):
+            return CLASSES[h5.attrs["kind"]]._read(h5)
+    return dataset.read(path)

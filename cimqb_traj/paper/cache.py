@@ -44,9 +44,9 @@ __all__ = ["CacheWarning", "SOLVER_FILES", "cache_dir", "usable", "solver_hash",
            "cached_steady_state", "cached_discharge"]
 
 #: Package modules whose source determines a cached result (the solvers, the model and its
-#: parameters, the ergotropy, the truncation verdict, and the file format).
+#: parameters, the ergotropy, the truncation verdict, and the file format: results and dataset).
 SOLVER_FILES = ("exact.py", "_lindblad_kernel.py", "steady.py", "model.py", "params.py", "ergotropy.py",
-                "truncation.py", "results.py")
+                "truncation.py", "results.py", "dataset.py")
 #: Libraries whose version can move the numbers (qutip.mesolve, scipy's sparse solvers, numba).
 LIBRARIES = ("numpy", "scipy", "qutip", "numba")
 
