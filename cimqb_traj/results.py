@@ -323,6 +323,10 @@ def load(path):
     from . import dataset
 
     with h5py.File(path, "r") as h5:
+        kind = h5.attrs.get("kind")
+        if kind not in CLASSES:
+            raise ValueError(f"{os.fspath(path)}: not a result file of cimqb_traj (kind {kind!r}; the "
+                             "reproduction's files hold panels: read them with xarray.open_datatree)")
         if not dataset.is_dataset_file(h5):
-            return CLASSES[h5.attrs["kind"]]._read(h5)
+            return CLASSES[kind]._read(h5)
     return dataset.read(path)

@@ -2,8 +2,8 @@
 
 All exact runs the requested results need are collected, de-duplicated and computed in
 parallel (joblib, one process per core) into the on-disk cache; then each result is evaluated,
-plotted (PNG and PDF), its data written (HDF5), and ``summary.json`` and ``REPORT.md`` are
-written.  Output files are written atomically.
+plotted (PNG and PDF), its data written (netCDF-4 with units and provenance, ``_write_data``), and
+``summary.json`` and ``REPORT.md`` are written.  Output files are written atomically.
 
 Interrupts (Ctrl-C).  The finished work is kept and marked: exact runs already computed stay in
 the cache (each entry is written atomically), every result whose figure and data were written
@@ -64,16 +64,52 @@ def _plot(name, panels, out):
     plt.close(fig)
 
 
-def _write_data(name, summary, panels, out):
-    import h5py
+_T, _TD = ("1/gamma_s", "time"), ("1/gamma_s", "time since the load was connected (at t0)")
+_F = ("sqrt(gamma_s)", "pump amplitude F")
+_W, _E = ("hbar*gamma_s", "ergotropy W"), ("hbar*gamma_s", "ergotropy and its parts")
+_KS, _KA = ("1", "normalised battery ergotropy kappa_s = W_s/omega_s"), ("1", "normalised load ergotropy kappa_a = W_a/omega_a")
+#: (result, panel title) -> ((units, long name) of x, (units, long name) of the curves); a panel
+#: missing here is written with units "unknown"
+PANEL_UNITS = {
+    ("fig2", "a: W(t)"): (_T, _W),
+    ("fig2", "b: ln W_ss vs F"): (_F, ("1", "ln(W_ss / hbar gamma_s), steady-state ergotropy")),
+    ("fig3", "W, W_c, W_i"): (_T, _E),
+    ("fig4", "a: W after switch-off"): (_T, _E),
+    ("fig4", "b: ln W"): (_T, ("1", "ln(W / hbar gamma_s)")),
+    ("fig5", "a: literal units"): (_T, _E),
+    ("fig5", "b: time in Fig. 2-4 units"): (("1/gamma_s", "time in the units of Figs. 2-4 (this run: gamma_s = 0.5)"),
+                                           ("hbar*gamma_s", "ergotropy and its parts, in the units of Figs. 2-4")),
+    ("fig6", "a: P = W/t"): (_T, ("hbar*gamma_s^2", "average charging power W/t")),
+    ("fig6", "b: ln P_max vs F"): (_F, ("1", "ln(P_max / hbar gamma_s^2), largest charging power")),
+    ("fig7", "a: W_c(t)"): (_T, ("hbar*gamma_s", "coherent ergotropy W_c")),
+    ("fig7", "b: steady W_c"): (_F, ("hbar*gamma_s", "steady-state coherent ergotropy W_c")),
+    ("fig8", "a: kappa_s"): (_TD, _KS), ("fig8", "b: kappa_a"): (_TD, _KA),
+    ("fig9", "a: kappa_s"): (_TD, _KS), ("fig9", "b: kappa_a"): (_TD, _KA),
+    ("fig10", "a: W(t), Np = 9"): (_T, _W),
+    ("fig10", "b: W(t), Ns = 32"): (_T, _W),
+    ("appD", "TLS decay"): (("1/gamma", "time (two-level system, gamma = omega = 1)"),
+                           ("hbar*omega", "ergotropy and its parts (two-level system)")),
+}
 
-    with atomic_path(os.path.join(out, f"{name}.h5")) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs["summary"] = json.dumps(summary)
-        for title, (x, curves) in panels.items():
-            g = h5.create_group(title.replace("/", "_"))
-            g.create_dataset("x", data=np.asarray(x))
-            for label, y in curves.items():
-                g.create_dataset(label.replace("/", "_"), data=np.asarray(y))
+
+def _write_data(name, summary, panels, out):
+    """``<name>.h5``: netCDF-4, one group per panel (coordinate ``x``, one variable per curve, with
+    units and long names from :data:`PANEL_UNITS`), the summary (JSON) and the provenance as
+    attributes of the root group.  ``xarray.open_dataset(path, group=title)`` reads a panel,
+    ``xarray.open_datatree(path)`` all."""
+    import xarray as xr
+
+    from ..dataset import write_groups
+
+    groups = {}
+    for title, (x, curves) in panels.items():
+        (xu, xl), (yu, yl) = PANEL_UNITS.get((name, title), (("unknown", "x"), ("unknown", "")))
+        data = {label.replace("/", "_"): ("x", np.asarray(y), {"units": yu, "long_name": f"{yl}: {label}" if yl else label})
+                for label, y in curves.items()}
+        groups[title] = xr.Dataset(data, coords={"x": ("x", np.asarray(x, dtype=float), {"units": xu, "long_name": xl})},
+                                   attrs={"title": title})
+    write_groups(os.path.join(out, f"{name}.h5"), {"title": f"cimqb-traj reproduce: {name}", "result": name,
+                                                   "summary": json.dumps(summary)}, groups)
 
 
 def _rows(summary):
