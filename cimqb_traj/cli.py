@@ -3,7 +3,9 @@
 Every command checks its input before it computes: bad values, options that do not apply to the
 chosen method, and runs that would exceed this machine's memory, CPU count or a step budget
 (``cimqb_traj.resources``) are refused in one line on stderr naming the option.  JSON output is
-strict (non-finite numbers are written as null, and ``null_reasons`` says why); warnings are
+strict (non-finite numbers are written as null, and ``null_reasons`` says why) and carries a
+``units`` block (quantity -> unit, ``dataset.units_block``); data files are netCDF-4 with units and
+provenance, the command line included (``cimqb_traj.dataset``); warnings are
 printed as one line ``cimqb-traj: warning: <message>``.  Every result built on a Fock space carries
 its truncation verdict (``truncation`` in the JSON, one line of the text); ``--trunc-tol X`` sets
 the guard's tolerance (0 disables it).
@@ -25,13 +27,15 @@ import argparse
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 import warnings
 
 import numpy as np
 
-from . import resources
+from . import __version__, resources
+from .dataset import command_line, units_block
 from .errors import Refused, SamplesError
 from .jsonio import clean
 from .params import BatteryParams, LoadParams
@@ -172,6 +176,7 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cimqb-traj", description="DOPO quantum battery (coherent Ising machine spin)",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cimqb-traj {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _model_args(sub.add_parser("charge", help="charging dynamics W(t), W_c(t), W_i(t)", epilog=EPILOG,
                                formatter_class=argparse.RawDescriptionHelpFormatter), discharge=False)
@@ -294,9 +299,10 @@ def strict(doc: dict, ctx: dict | None = None) -> dict:
 
 
 def _dump(doc: dict, fh, ctx=None, **kw) -> None:
+    """Strict JSON of ``doc`` with its ``units`` block (``dataset.units_block``)."""
     import json
 
-    json.dump(strict(doc, ctx), fh, allow_nan=False, **kw)
+    json.dump(strict({**doc, "units": units_block(doc)}, ctx), fh, allow_nan=False, **kw)
 
 
 def _print_json(doc: dict, ctx=None) -> None:
@@ -705,6 +711,7 @@ def _one_line(msg) -> str:
 def main(argv=None) -> int:
     """Run the command line; returns the exit code (module docstring)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         a = parser.parse_args(argv)
         if a.out:
@@ -716,7 +723,8 @@ def main(argv=None) -> int:
 
             commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce,
                         "phase-selection": lambda a: _phase_selection(a, UsageError)}
-            return commands[a.command](a)
+            with command_line(shlex.join(["cimqb-traj", *map(str, argv)])):  # recorded in the files written
+                return commands[a.command](a)
     except UsageError as e:
         print(f"cimqb-traj: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_REFUSED
