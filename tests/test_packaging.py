@@ -46,6 +46,13 @@ def test_python_m_runs_the_cli():
     assert refused.stderr.startswith("cimqb-traj: error:")
 
 
+def test_version_option_prints_the_package_version():
+    out = subprocess.run([sys.executable, "-m", "cimqb_traj", "--version"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"cimqb-traj {cimqb_traj.__version__}"
+
+
 def test_py_typed_is_package_data():
     # Checks the imported copy: the source tree here, the wheel's files where installed (CI).
     assert importlib.resources.files("cimqb_traj").joinpath("py.typed").is_file()
