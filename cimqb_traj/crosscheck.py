@@ -1,0 +1,793 @@
+r"""Every method on one workload beside the exact solver: the cross-check the package exists for.
+
+``crosscheck(params, t, methods=...)`` runs the trajectory unravelings (``jump``, ``homodyne``) and
+the phase-space methods (``positive-p``, ``wigner``, ``mean-field``) on the charging workload
+``params``, ``t``, solves the master equation exactly, and tabulates for every method and output
+time the values of W, W_c, W_i and <n_s>, their standard errors, and z = (value - exact) / SE.
+
+References (which exact run a method is held against)
+-----------------------------------------------------
+* **Trajectory unravelings** against the exact solution at *their* truncation (``params.Ns``,
+  ``params.Np``): they unravel the same truncated master equation, so their ensemble mean is that
+  solution whatever the truncation error; a difference beyond the statistics is a fault of the
+  unraveling.  They run with the guard off (``trunc_tol=0``): their truncation verdict is the
+  exact run's at the same truncation, reported once in the header.
+* **Phase-space methods** against the exact solution at a *converged* truncation: their moments
+  carry no Fock cut (``<n_s>`` is the normally ordered sample moment, or |alpha_s|^2 of the
+  mean-field path), and their W, W_c, W_i come from a Fock-range state estimated up to the
+  converged Ns (``phasespace.state``, with its own truncation guard).
+* **Converged truncation** (``converged=True``): starting from (Ns, Np), both dimensions grow to
+  the smallest M with ``truncation.smaller(M) == N`` (about N + N/7) until the guard's verdict
+  on the compared grid is ``ok`` at ``trunc_tol``.  That verdict is the guard's own measure (the
+  change of energy, W, W_c, W_i against the run at (smaller(Ns), smaller(Np)), in units of
+  max(E, omega_s)); growing so that the smaller run is the previous step makes every step one exact
+  run.  At most ``MAX_STEPS`` steps; then ``Refused``.  ``converged=(Ns, Np)`` takes that
+  truncation (its verdict reported, not enforced); ``converged=False`` skips it (trajectory
+  methods only).
+
+Compared quantities: the jackknife bias-corrected W, W_c, W_i (``*_bc``; the ergotropy of an
+averaged state carries an O(1/ntraj) bias) and <n_s> (linear, unbiased), with the delete-one-group
+jackknife standard errors over ``groups`` groups.  A point whose standard error is 0 or not finite
+(t = 0: every sample is the vacuum) is not compared (z null).
+
+Verdicts
+--------
+* ``"agrees"``: max |z| over the M compared points <= z_crit(M, G), the two-sided Student-t
+  quantile with G - 1 degrees of freedom at the family-wise rate ``FAMILY_RATE`` = 1e-3 split by
+  Bonferroni over M, never below 4 (the rule of ``tests/stats.py``): an exact method fails it
+  by chance with probability <= 1e-3.
+* ``"biased by its approximation"``: beyond it, for a method that is an approximation
+  (``APPROXIMATE``: truncated Wigner; mean field).
+* ``"disagrees"``: beyond it, for a method that should be exact (jump, homodyne, positive-P):
+  a fault, not an approximation (or, for positive-P, boundary-term bias without divergence).
+* ``"outside its validity"``: the method refused (``errors.Refused``: positive-P divergence,
+  too few samples for the Fock estimate, a resource limit); the reason is its one line.  A
+  phase-space run whose Fock estimate alone is refused (``TruncationError`` with the result)
+  is compared on its untruncated <n_s> only, and says so.
+* Mean field is deterministic (no standard errors): only <n_s> is compared (its W, W_c, W_i
+  are those of a coherent state and are listed, not judged), by the relative difference
+  |n_mf - n_exact| / max(n_exact, 1) (photon units, the guard's scale max(E, omega_s) / omega_s).
+  It agrees when that stays within ``mf_rtol`` (default ``TRUNC_TOL`` = 1e-2): the converged
+  reference itself is only trusted to the guard's tolerance, so a smaller difference cannot be
+  told from the reference's own error.  Beyond it: ``"biased by its approximation"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import exact, resources, truncation
+from .errors import Refused
+from .jsonio import clean
+from .params import BatteryParams
+from .results import atomic_path
+from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
+
+__all__ = ["crosscheck", "CrossCheck", "converged_truncation", "z_crit", "METHODS", "TRAJECTORY",
+           "PHASE_SPACE", "APPROXIMATE", "QUANTITIES", "add_parser", "run", "main"]
+
+TRAJECTORY = ("jump", "homodyne")
+PHASE_SPACE = ("positive-p", "wigner", "mean-field")
+METHODS = TRAJECTORY + PHASE_SPACE
+#: Methods that approximate the master equation (a significant difference is their bias).
+APPROXIMATE = ("wigner", "mean-field")
+QUANTITIES = ("W", "W_c", "W_i", "n_s")
+#: Family-wise false-alarm rate of one method's verdict (as ``tests/stats.py``).
+FAMILY_RATE = 1e-3
+#: Most growth steps of the converged-truncation search.
+MAX_STEPS = 6
+UNITS = {"t": "1/gamma_s", "W": "omega_s", "W_c": "omega_s", "W_i": "omega_s", "n_s": "photons",
+         "err": "as the quantity", "z": "standard errors"}
+_LABEL = {"W": "W", "W_c": "W_c", "W_i": "W_i", "n_s": "<n_s>"}
+
+
+def z_crit(m: int, groups: int | None, rate: float = FAMILY_RATE) -> float:
+    """Two-sided critical |z| for ``m`` comparisons at family-wise ``rate`` (Bonferroni): Student's t
+    with groups - 1 degrees of freedom (None: the normal law), never below 4."""
+    from scipy.stats import norm
+    from scipy.stats import t as student_t
+
+    q = 0.5 * rate / max(int(m), 1)
+    z = norm.isf(q) if groups is None else student_t.isf(q, int(groups) - 1)
+    return max(4.0, float(z))
+
+
+# ------------------------------------------------------------------------------------------
+# the runs
+# ------------------------------------------------------------------------------------------
+
+
+def _n_s(res) -> np.ndarray:
+    """<n_s> of an exact result, from its signal state."""
+    return np.einsum("tnn,n->t", res.rho_s, np.arange(res.params.Ns)).real
+
+
+def _exact_values(res) -> dict:
+    return {"W": res.W, "W_c": res.W_c, "W_i": res.W_i, "n_s": _n_s(res)}
+
+
+def _exact(params, t, tol, progress):
+    """Exact run with the guard; a refused truncation still returns the run (its verdict says so)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)
+            res = exact.charge(params, t, trunc_tol=tol, progress=progress)
+    except TruncationError as e:
+        if e.result is None:
+            raise
+        res = e.result
+    return res
+
+
+def _grow(N: int) -> int:
+    """The smallest M whose guard comparison size ``truncation.smaller(M)`` is N."""
+    M = N + 1
+    while truncation.smaller(M) < N:
+        M += 1
+    return M
+
+
+def converged_truncation(params: BatteryParams, t, trunc_tol: float = TRUNC_TOL, *, start=None,
+                         progress: bool | None = None):
+    """The exact run at the first truncation of the search (module docstring) whose verdict is ok.
+
+    Parameters
+    ----------
+    params : BatteryParams
+        The workload; the search starts at its (Ns, Np).
+    t : array_like
+        Output times (the verdict is maximised over them).
+    trunc_tol : float
+        The guard's tolerance (> 0).
+    start : ChargeResult, optional
+        The exact run at (Ns, Np) with its guard verdict, when already computed.
+
+    Returns
+    -------
+    (ChargeResult, list of dict)
+        The converged run (its ``truncation`` the guard's verdict) and the search steps
+        ``{"Ns", "Np", "verdict", "error"}``.
+
+    Raises
+    ------
+    Refused
+        No truncation within ``MAX_STEPS`` steps (or within this machine's resources) is ok.
+    """
+    tol = check_tol(trunc_tol)
+    if tol == 0:
+        raise ValueError("trunc_tol: the converged truncation needs the guard (trunc_tol > 0)")
+    t = exact.check_times(t)
+    prev = start if start is not None else _exact(params, t, tol, progress)
+    steps = [_step(prev)]
+    for _ in range(MAX_STEPS):
+        if prev.truncation.get("verdict") == "ok":
+            return prev, steps
+        p = prev.params.replace(Ns=_grow(prev.params.Ns), Np=_grow(prev.params.Np))
+        try:
+            resources.check_charge(p, t, "exact", trunc_tol=0)
+        except Refused as e:
+            raise Refused(f"converged: the search stopped at Ns={p.Ns}, Np={p.Np} ({_one_line(e)}); last verdict "
+                          f"{prev.truncation.get('verdict')} at Ns={prev.params.Ns}, Np={prev.params.Np}; pass "
+                          "converged=(Ns, Np) or a larger trunc_tol") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)
+            res = exact.charge(p, t, trunc_tol=0, progress=progress)
+        err, at, by = truncation.relative_change(t, res.energy, _quantities(res), _quantities(prev), p.omega_s)
+        measure = (f"change against the same run at Ns={prev.params.Ns}, Np={prev.params.Np} "
+                   f"(reported: Ns={p.Ns}, Np={p.Np})")
+        verdict = truncation.assess(tol, measure, err, at, by, top_s=res.tail_s, top_p=res.tail_p)
+        prev = _replace(res, truncation=verdict)
+        steps.append(_step(prev))
+    if prev.truncation.get("verdict") == "ok":
+        return prev, steps
+    raise Refused(f"converged: no truncation up to Ns={prev.params.Ns}, Np={prev.params.Np} ({MAX_STEPS} steps) "
+                  f"passes the truncation guard at trunc_tol={tol:g} (last: {prev.truncation.get('message')}); "
+                  "pass converged=(Ns, Np) or a larger trunc_tol")
+
+
+def _quantities(res) -> dict:
+    return {"energy": res.energy, "W": res.W, "W_c": res.W_c, "W_i": res.W_i}
+
+
+def _replace(res, **kw):
+    from dataclasses import replace
+
+    return replace(res, **kw)
+
+
+def _step(res) -> dict:
+    v = res.truncation or {}
+    return {"Ns": res.params.Ns, "Np": res.params.Np, "verdict": v.get("verdict"), "error": v.get("error")}
+
+
+def _run_trajectories(name, params, t, ntraj, seed, groups, n_jobs, tol, progress):
+    from . import trajectories
+
+    # guard off: the exact run at the same truncation is the reference and carries the verdict
+    return trajectories.charge(params, t, method=name, ntraj=ntraj, seed=seed, groups=groups, n_jobs=n_jobs,
+                               trunc_tol=0, progress=progress)
+
+
+def _run_phase_space(name, params, t, ntraj, seed, groups, n_jobs, tol, progress):
+    from .phasespace import method
+    from .trajectories.base import charge_problem
+    from .trajectories.ensemble import run as run_ensemble
+
+    if name == "mean-field":  # deterministic: one path
+        return run_ensemble(method(name, trunc_tol=tol), charge_problem(params, t), 1, 0, groups=1,
+                            progress=progress)
+    return run_ensemble(method(name, trunc_tol=tol), charge_problem(params, t), ntraj, seed, groups=groups,
+                        n_jobs=n_jobs, progress=progress)
+
+
+#: method name -> runner(name, params, t, ntraj, seed, groups, n_jobs, trunc_tol, progress) -> result.
+#: Tests replace an entry to inject a deliberately wrong method.
+RUNNERS = {**{m: _run_trajectories for m in TRAJECTORY}, **{m: _run_phase_space for m in PHASE_SPACE}}
+
+
+# ------------------------------------------------------------------------------------------
+# comparison and verdicts
+# ------------------------------------------------------------------------------------------
+
+
+def _values(res, name: str) -> tuple:
+    """(values, errors) per quantity of a method's result: bias-corrected ergotropies, <n_s>."""
+    vals, errs = {}, {}
+    for q in ("W", "W_c", "W_i"):
+        bc = getattr(res, q + "_bc", None)
+        vals[q] = np.asarray(bc if bc is not None and name != "mean-field" else getattr(res, q), float)
+        errs[q] = _err(res, q, name)
+    vals["n_s"] = np.asarray(res.n_s, float)
+    errs["n_s"] = _err(res, "n_s", name)
+    return vals, errs
+
+
+def _err(res, q, name) -> np.ndarray:
+    e = getattr(res, q + "_err", None)
+    if e is None or name == "mean-field":
+        return np.full(len(res.t), np.nan)
+    return np.asarray(e, float)
+
+
+def _z(value, err, ref) -> np.ndarray:
+    ok = np.isfinite(err) & (err > 0)
+    z = np.full(np.shape(value), np.nan)
+    z[ok] = (value[ok] - ref[ok]) / err[ok]
+    return z
+
+
+def _judge(name: str, rows: list, groups: int, mf_rtol: float, only_n_s: bool) -> dict:
+    """The verdict of a method from its table rows (module docstring)."""
+    if name == "mean-field":
+        rel = [abs(r["value"] - r["exact"]) / max(abs(r["exact"]), 1.0) for r in rows if r["quantity"] == "n_s"]
+        worst = max(rel) if rel else 0.0
+        ok = worst <= mf_rtol
+        return {"verdict": "agrees" if ok else "biased by its approximation", "max_rel_diff": worst,
+                "rel_tol": mf_rtol, "compared": len(rel), "max_abs_z": None, "z_crit": None,
+                "reason": (f"max |n_mf - n_exact| / max(n_exact, 1) = {worst:.3g} "
+                           f"{'<=' if ok else '>'} {mf_rtol:g} (deterministic: <n_s> only, by relative difference)")}
+    zs = [abs(r["z"]) for r in rows if r["z"] is not None and math.isfinite(r["z"])]
+    if not zs:
+        return {"verdict": "not compared", "compared": 0, "max_abs_z": None, "z_crit": None,
+                "reason": "no point has a positive standard error"}
+    zc = z_crit(len(zs), groups)
+    worst = max(zs)
+    what = "<n_s> only: " if only_n_s else ""
+    if worst <= zc:
+        verdict = "agrees"
+    else:
+        verdict = "biased by its approximation" if name in APPROXIMATE else "disagrees"
+    return {"verdict": verdict, "compared": len(zs), "max_abs_z": worst, "z_crit": zc,
+            "reason": f"{what}max |z| = {worst:.2f} {'<=' if worst <= zc else '>'} z_crit = {zc:.2f} "
+                      f"(Student t, {groups - 1} dof, family rate {FAMILY_RATE:g} over {len(zs)} points)"}
+
+
+def _rows(name: str, res, ref: dict, quantities) -> list:
+    vals, errs = _values(res, name)
+    rows = []
+    for k, tk in enumerate(res.t):
+        for q in quantities:
+            z = _z(vals[q][k:k + 1], errs[q][k:k + 1], ref[q][k:k + 1])[0]
+            rows.append({"method": name, "t": float(tk), "quantity": q, "value": float(vals[q][k]),
+                         "err": float(errs[q][k]), "exact": float(ref[q][k]), "z": float(z) if np.isfinite(z) else None})
+    return rows
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """The outcome of :func:`crosscheck`.
+
+    ``references``: ``"given"`` / ``"converged"`` -> {"Ns", "Np", "truncation"} (and the search
+    ``steps``, ``how``); ``exact``: reference -> quantity -> values on ``t``; ``rows``: the table,
+    one dict per (method, t, quantity) with ``value``, ``err`` (1 SE), ``exact``, ``z``;
+    ``verdicts``: method -> {"verdict", "reference", "reason", ...}; ``results``: the methods'
+    result objects (not in the JSON).
+    """
+
+    params: BatteryParams
+    t: np.ndarray
+    methods: tuple
+    ntraj: int
+    samples: int
+    seed: int
+    groups: int
+    references: dict
+    exact: dict
+    rows: list
+    verdicts: dict
+    results: dict = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        """The JSON document (strict after ``jsonio.clean``): the header, the table and the verdicts."""
+        return {"params": self.params.to_dict(), "t": [float(x) for x in self.t], "methods": list(self.methods),
+                "ntraj": self.ntraj, "samples": self.samples, "seed": self.seed, "groups": self.groups,
+                "reference_rule": REFERENCE_RULE, "compared": COMPARED, "units": UNITS,
+                "references": self.references,
+                "exact": {r: {q: [float(x) for x in v] for q, v in d.items()} for r, d in self.exact.items()},
+                "table": self.rows, "verdicts": self.verdicts}
+
+    def table(self) -> str:
+        """The printed table (text)."""
+        return format_table(self.to_dict())
+
+    def plot(self, path=None):
+        """W and <n_s> over time per method (+-1 SE bands) against the exact curves; returns the
+        Figure (written atomically as PNG to ``path`` when given)."""
+        return plot(self.to_dict(), path)
+
+
+REFERENCE_RULE = ("trajectory unravelings (jump, homodyne) vs exact at THEIR truncation (same master equation); "
+                  "phase-space methods (positive-p, wigner, mean-field) vs exact at the CONVERGED truncation "
+                  "(their moments carry no Fock cut)")
+COMPARED = ("W, W_c, W_i bias-corrected (jackknife), <n_s>; err = 1 jackknife SE; z = (value - exact) / err; "
+            "mean field: <n_s> by relative difference only")
+
+
+def _check_methods(methods) -> tuple:
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    try:
+        methods = tuple(methods)
+    except TypeError:
+        raise ValueError(f"methods: a sequence of method names, got {methods!r}") from None
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ValueError(f"methods: unknown {', '.join(map(repr, bad)) or '(none given)'}; choose from "
+                         f"{', '.join(METHODS)}")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods: each method once, got {', '.join(methods)}")
+    return methods
+
+
+def _check_count(name: str, v, least: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+        raise ValueError(f"{name}: must be an integer >= {least}, got {v!r}")
+    return int(v)
+
+
+def _check_converged(converged, methods):
+    if converged is True or converged is False:
+        if converged is False and any(m in PHASE_SPACE for m in methods):
+            raise ValueError("converged: the phase-space methods are compared with the converged exact run; "
+                             "converged=False applies to jump / homodyne only")
+        return converged
+    try:
+        ns, np_ = converged
+    except (TypeError, ValueError):
+        raise ValueError(f"converged: True, False or (Ns, Np), got {converged!r}") from None
+    return (_check_count("converged Ns", ns, 2), _check_count("converged Np", np_, 2))
+
+
+def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS, *, ntraj: int = 500,
+               samples: int | None = None, seed: int = 0, groups: int = 20, n_jobs: int = 1,
+               converged=True, trunc_tol: float = TRUNC_TOL, mf_rtol: float = TRUNC_TOL,
+               progress: bool | None = None) -> CrossCheck:
+    """Run every method on one charging workload beside the exact solver and judge each one.
+
+    References, compared quantities and verdict rules: module docstring.  In short: trajectory
+    unravelings against the exact run at their own truncation (``params.Ns``, ``params.Np``);
+    phase-space methods against the exact run at the converged truncation.
+
+    Parameters
+    ----------
+    params : BatteryParams
+        Workload (default: the paper's: kappa 0.5, gamma_p 16, F 3, Ns 32, Np 9).
+    t : array_like, optional
+        Output times, the compared points (default 0..40 in steps of 4).
+    methods : sequence of str
+        Any of ``METHODS`` (each once).
+    ntraj : int
+        Trajectories of jump / homodyne (>= 2).
+    samples : int, optional
+        Samples of positive-p / wigner (>= 2; default ``ntraj``).
+    seed : int
+        Seed of every sampled method (trajectory k: ``SeedSequence(seed, spawn_key=(k,))``).
+    groups : int
+        Jackknife groups (>= 2).
+    n_jobs : int
+        Parallel workers of the ensemble runs.
+    converged : True, False or (Ns, Np)
+        True: search the converged truncation (module docstring); (Ns, Np): use it;
+        False: no converged run (jump / homodyne only).
+    trunc_tol : float
+        Tolerance of the truncation guard (> 0): the verdicts of both exact runs and of the
+        phase-space Fock estimates, and the target of the search.
+    mf_rtol : float
+        Relative tolerance of the mean field's <n_s> (module docstring).
+
+    Returns
+    -------
+    CrossCheck
+
+    Raises
+    ------
+    ValueError
+        Bad input, naming the parameter.
+    Refused
+        The converged search failed, or an exact run exceeds this machine's resources.  A method
+        that refuses does not raise: its verdict is ``"outside its validity"``.
+    """
+    methods = _check_methods(methods)
+    ntraj = _check_count("ntraj", ntraj, 2)
+    samples = ntraj if samples is None else _check_count("samples", samples, 2)
+    seed = _check_count("seed", seed, 0)
+    groups = _check_count("groups", groups, 2)
+    n_jobs = _check_count("n_jobs", n_jobs, 1)
+    tol = check_tol(trunc_tol)
+    if tol == 0:
+        raise ValueError("trunc_tol: must be > 0 (the cross-check reports and searches truncation verdicts)")
+    if isinstance(mf_rtol, bool) or not (isinstance(mf_rtol, (int, float)) and math.isfinite(mf_rtol) and mf_rtol > 0):
+        raise ValueError(f"mf_rtol: must be a finite number > 0, got {mf_rtol!r}")
+    converged = _check_converged(converged, methods)
+    if not isinstance(params, BatteryParams):
+        raise ValueError(f"params: a BatteryParams, got {type(params).__name__}")
+    t = exact.check_times(np.arange(0.0, 41.0, 4.0) if t is None else t)
+    resources.check_charge(params, t, "exact", trunc_tol=tol)
+    for m in methods:
+        resources.check_charge(params, t, m, ntraj=samples if m in PHASE_SPACE else ntraj, groups=groups,
+                               n_jobs=n_jobs)
+
+    given = _exact(params, t, tol, progress)
+    refs = {"given": {"Ns": params.Ns, "Np": params.Np, "truncation": given.truncation}}
+    ex = {"given": _exact_values(given)}
+    conv = None
+    if converged is True:
+        conv, steps = converged_truncation(params, t, tol, start=given, progress=progress)
+        how = ("searched: both dimensions grown to M with smaller(M) = N until the guard's verdict is ok at "
+               f"trunc_tol={tol:g} (" + ", ".join(f"{s['Ns']}/{s['Np']} {s['verdict']}" for s in steps) + ")")
+        refs["converged"] = {"Ns": conv.params.Ns, "Np": conv.params.Np, "truncation": conv.truncation,
+                             "steps": steps, "how": how}
+    elif converged:
+        conv = _exact(params.replace(Ns=converged[0], Np=converged[1]), t, tol, progress)
+        refs["converged"] = {"Ns": converged[0], "Np": converged[1], "truncation": conv.truncation,
+                             "steps": [_step(conv)], "how": "given (converged=(Ns, Np)); its verdict is not enforced"}
+    if conv is not None:
+        ex["converged"] = _exact_values(conv)
+
+    rows, verdicts, results = [], {}, {}
+    for m in methods:
+        ref = "given" if m in TRAJECTORY else "converged"
+        p = params if ref == "given" else conv.params
+        n = ntraj if m in TRAJECTORY else samples
+        t0 = time.perf_counter()
+        only_n_s, note = m == "mean-field", None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TruncationWarning)
+                res = RUNNERS[m](m, p, t, n, seed, groups, n_jobs, tol, progress)
+        except TruncationError as e:
+            if m not in PHASE_SPACE or e.result is None:
+                verdicts[m] = _refused(m, ref, e, time.perf_counter() - t0)
+                continue
+            res, only_n_s = e.result, True  # the Fock estimate is refused; <n_s> is untruncated
+            note = f"W, W_c, W_i not compared: its Fock estimate is refused ({_one_line(e)})"
+        except Refused as e:
+            verdicts[m] = _refused(m, ref, e, time.perf_counter() - t0)
+            continue
+        wall = time.perf_counter() - t0
+        if getattr(res, "interrupted", False):
+            raise KeyboardInterrupt(f"{m} was interrupted; the cross-check needs every run complete")
+        results[m] = res
+        mrows = _rows(m, res, ex[ref], ("n_s",) if only_n_s and m != "mean-field" else QUANTITIES)
+        judged = [r for r in mrows if not only_n_s or r["quantity"] == "n_s"]
+        if m == "mean-field":
+            for r in mrows:  # no standard errors: no z
+                r["z"] = None
+        v = _judge(m, judged, getattr(res, "groups", groups), mf_rtol, only_n_s and m != "mean-field")
+        trunc = given.truncation if m in TRAJECTORY else (res.truncation or {})
+        v.update(reference=ref, reference_Ns=p.Ns, reference_Np=p.Np, wall_s=wall,
+                 truncation=trunc, note=note, n=int(getattr(res, "ntraj", n)) if m != "mean-field" else None)
+        verdicts[m] = v
+        rows.extend(mrows)
+    return CrossCheck(params=params, t=t, methods=methods, ntraj=ntraj, samples=samples, seed=seed, groups=groups,
+                      references=refs, exact=ex, rows=rows, verdicts=verdicts, results=results)
+
+
+def _refused(m, ref, e, wall) -> dict:
+    return {"verdict": "outside its validity", "reference": ref, "reason": f"{type(e).__name__}: {_one_line(e)}",
+            "compared": 0, "max_abs_z": None, "z_crit": None, "wall_s": wall, "note": None}
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+# ------------------------------------------------------------------------------------------
+# text, figure
+# ------------------------------------------------------------------------------------------
+
+
+def _cell(r) -> str:
+    if r is None:
+        return f"{'':>24}"
+    v = f"{r['value']:.4g}"
+    e = r["err"]
+    if e is not None and math.isfinite(e):
+        v += f"±{e:.2g}"
+    z = f"z={r['z']:+.1f}" if r.get("z") is not None else ""
+    return f"{v:>17} {z:>6}"
+
+
+def format_table(doc: dict) -> str:
+    """The printed table of a cross-check document (``CrossCheck.to_dict``)."""
+    p, refs = doc["params"], doc["references"]
+    t = doc["t"]
+    out = [f"cross-check: kappa={p['kappa']:g} gamma_p={p['gamma_p']:g} F={p['F']:g} delta={p['delta']:g} "
+           f"t={t[0]:g}..{t[-1]:g} ({len(t)} times); ntraj={doc['ntraj']} samples={doc['samples']} "
+           f"seed={doc['seed']} groups={doc['groups']}",
+           f"references: {doc['reference_rule']}"]
+    for name, r in refs.items():
+        tr = r["truncation"] or {}
+        line = f"  exact {name}: Ns={r['Ns']} Np={r['Np']}  truncation {tr.get('verdict')}: {tr.get('message', '')}"
+        out.append(line)
+        if r.get("how"):
+            out.append(f"    {r['how']}")
+    out.append(f"compared: {doc['compared']}")
+    by = {}
+    for r in doc["table"]:
+        by.setdefault(r["method"], {})[(r["t"], r["quantity"])] = r
+    for m in doc["methods"]:
+        v = doc["verdicts"][m]
+        ref = refs.get(v["reference"], {})
+        out.append("")
+        out.append(f"{m} vs exact {v['reference']} (Ns={ref.get('Ns')} Np={ref.get('Np')}): {v['verdict'].upper()}"
+                   f" -- {v['reason']}" + (f"  [{v['wall_s']:.0f} s]" if v.get("wall_s") is not None else ""))
+        if v.get("note"):
+            out.append(f"  note: {v['note']}")
+        if m not in by:
+            continue
+        head = f"  {'t':>5} " + " ".join(f"{_LABEL[q]:>24}" for q in QUANTITIES) + f" {'exact <n_s>':>12} {'exact W':>9}"
+        out.append(head)
+        rows = by[m]
+        for tk in t:
+            cells = " ".join(_cell(rows.get((tk, q))) for q in QUANTITIES)
+            ex_n = doc["exact"][v["reference"]]["n_s"][t.index(tk)]
+            ex_w = doc["exact"][v["reference"]]["W"][t.index(tk)]
+            out.append(f"  {tk:>5g} {cells} {ex_n:>12.4g} {ex_w:>9.4g}")
+    return "\n".join(out)
+
+
+def plot(doc: dict, path=None):
+    """Figure of a cross-check document: W and <n_s> over time, each method's value with a +-1 SE
+    band, and the exact curves (given and converged truncation).  Uses ``matplotlib.figure.Figure``
+    (the user's pyplot backend is left alone); returns it, and writes a PNG atomically to ``path``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    t = np.asarray(doc["t"])
+    styles = {"given": ("k", "--"), "converged": ("k", "-")}
+    for ax, q, ylabel in ((axes[0], "W", r"ergotropy $W$ ($\omega_s$)"),
+                          (axes[1], "n_s", r"$\langle n_s\rangle$ (photons)")):
+        for name, d in doc["exact"].items():
+            c, ls = styles[name]
+            r = doc["references"][name]
+            ax.plot(t, d[q], color=c, ls=ls, lw=1.2, label=f"exact Ns={r['Ns']} Np={r['Np']} ({name})")
+        for i, m in enumerate(doc["methods"]):
+            rows = [r for r in doc["table"] if r["method"] == m and r["quantity"] == q]
+            if not rows:
+                continue
+            tt = np.array([r["t"] for r in rows])
+            v = np.array([r["value"] for r in rows])
+            e = np.array([r["err"] if r["err"] is not None else np.nan for r in rows], float)
+            color = f"C{i}"
+            ax.plot(tt, v, "o-", ms=3, color=color, lw=1, label=f"{m} ({doc['verdicts'][m]['verdict']})")
+            if np.any(np.isfinite(e)):
+                ax.fill_between(tt, v - np.nan_to_num(e), v + np.nan_to_num(e), color=color, alpha=0.25, lw=0)
+        ax.set_xlabel(r"time $t$ ($1/\gamma_s$)")
+        ax.set_ylabel(ylabel)
+    axes[1].legend(fontsize=7, loc="best", title="bands: ±1 SE (jackknife)", title_fontsize=7)
+    if path is not None:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------
+
+
+class _UsageError(ValueError):
+    """Bad command-line input (one line, exit 2)."""
+
+
+def _real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def add_parser(sub, epilog: str = "") -> argparse.ArgumentParser:
+    """Register ``crosscheck`` on the subparsers ``sub`` (``argparse`` ``add_subparsers()``)."""
+    d = BatteryParams()
+    p = sub.add_parser("crosscheck", help="every method beside the exact solver: table, z-scores, verdicts",
+                       description=__doc__.split("\n\n")[0] + " " + REFERENCE_RULE + ".", epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
+    for opt, attr, what in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay rate"),
+                            ("--gamma-p", "gamma_p", "pump decay rate"),
+                            ("--F", "F", "pump amplitude F_p/sqrt(gamma_s)"), ("--delta", "delta", "signal detuning"),
+                            ("--nth-s", "nth_s", "signal bath occupation"), ("--nth-p", "nth_p", "pump bath occupation"),
+                            ("--eps", "eps", "coherent seed on the signal, H = i eps (a_s^dag - a_s)")):
+        g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{what} ({getattr(d, attr):g})")
+    g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension of the trajectories and the exact "
+                                                         f"reference at their truncation ({d.Ns})")
+    g.add_argument("--np", type=int, default=d.Np, help=f"pump Fock dimension, likewise ({d.Np})")
+    g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
+    g.add_argument("--t-ramp", type=_real, default=None, help="pump ramp duration (none)")
+    g.add_argument("--t-end", type=_real, default=40.0, help="final time, 1/gamma_s (40)")
+    g.add_argument("--dt-out", type=_real, default=4.0, help="step of the compared output times (4)")
+    r = p.add_argument_group("cross-check")
+    r.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated ({','.join(METHODS)})")
+    r.add_argument("--ntraj", type=int, default=None, help="jump / homodyne trajectories (500)")
+    r.add_argument("--samples", type=int, default=None, help="positive-p / wigner samples (--ntraj)")
+    r.add_argument("--seed", type=int, default=None, help="seed of every sampled method (0)")
+    r.add_argument("--groups", type=int, default=None, help="jackknife groups of the sampled methods (20)")
+    r.add_argument("--n-jobs", type=int, default=None, help="parallel workers of the sampled methods (1)")
+    r.add_argument("--converged", default="search",
+                   help="converged truncation of the phase-space reference: search (grow Ns/Np until the "
+                        "guard says ok), NS,NP, or none (jump / homodyne only) (search)")
+    r.add_argument("--trunc-tol", type=_real, default=TRUNC_TOL,
+                   help=f"truncation guard tolerance, > 0: verdicts and the search target ({TRUNC_TOL:g})")
+    r.add_argument("--mf-rtol", type=_real, default=TRUNC_TOL,
+                   help=f"mean field: relative tolerance of <n_s> against the converged exact run ({TRUNC_TOL:g})")
+    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.add_argument("--out", metavar="DIR", help="write crosscheck.json and crosscheck.png into DIR")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+_SAMPLED_DEFAULTS = {"seed": 0, "groups": 20, "n_jobs": 1}
+
+
+def _converged_arg(text: str):
+    if text == "search":
+        return True
+    if text == "none":
+        return False
+    try:
+        ns, np_ = (int(x) for x in text.split(","))
+    except ValueError:
+        raise _UsageError(f"--converged: search, none or NS,NP (two integers), got {text!r}") from None
+    return ns, np_
+
+
+def _grid(t_end: float, dt: float) -> np.ndarray:
+    n = resources.check_grid(t_end, dt)
+    return np.linspace(0.0, n * dt, n + 1) if abs(n * dt - t_end) < 1e-9 * t_end else np.append(np.arange(n + 1) * dt, t_end)
+
+
+def run(a) -> int:
+    """Run the ``crosscheck`` command from parsed arguments ``a``; returns the exit code (0).
+    Bad input raises ``ValueError`` naming the option (the caller prints one line, exit 2)."""
+    try:
+        return _run(a)
+    except _UsageError:
+        raise
+    except ValueError as e:  # from the API: name the option instead of the parameter
+        raise _UsageError(_option_first(_one_line(e))) from None
+
+
+def _run(a) -> int:
+    methods = _check_methods(a.methods)
+    sampled_tr = [m for m in methods if m in TRAJECTORY]
+    sampled_ps = [m for m in methods if m in ("positive-p", "wigner")]
+    if a.ntraj is not None and not sampled_tr:
+        raise _UsageError(f"--ntraj: applies to jump / homodyne only, not {','.join(methods)}")
+    if a.samples is not None and not sampled_ps:
+        raise _UsageError(f"--samples: applies to positive-p / wigner only, not {','.join(methods)}")
+    for dest, default in _SAMPLED_DEFAULTS.items():
+        if getattr(a, dest) is not None and not (sampled_tr or sampled_ps):
+            raise _UsageError(f"--{dest.replace('_', '-')}: applies to the sampled methods (jump, homodyne, "
+                              f"positive-p, wigner) only, not {','.join(methods)}")
+        if getattr(a, dest) is None:
+            setattr(a, dest, default)
+    if "mean-field" not in methods and a.mf_rtol != TRUNC_TOL:
+        raise _UsageError("--mf-rtol: applies to the mean-field method only")
+    ntraj = 500 if a.ntraj is None else a.ntraj
+    if a.ntraj is not None and a.ntraj < 2:
+        raise _UsageError(f"--ntraj: must be >= 2, got {a.ntraj}")
+    if a.samples is not None and a.samples < 2:
+        raise _UsageError(f"--samples: must be >= 2, got {a.samples}")
+    conv = _converged_arg(a.converged)
+    p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=a.F, delta=a.delta, nth_s=a.nth_s,
+                      nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=a.t_off, eps=a.eps, t_ramp=a.t_ramp)
+    t = _grid(a.t_end, a.dt_out)
+    if a.out:
+        try:
+            os.makedirs(a.out, exist_ok=True)
+        except OSError as e:
+            raise _UsageError(f"--out: cannot write to {a.out!r} ({e.strerror or e})") from None
+    cc = crosscheck(p, t, methods, ntraj=ntraj, samples=a.samples, seed=a.seed, groups=a.groups,
+                    n_jobs=a.n_jobs, converged=conv, trunc_tol=a.trunc_tol, mf_rtol=a.mf_rtol,
+                    progress=False if a.no_progress else None)
+    doc = clean(cc.to_dict())
+    if a.out:
+        import json
+
+        with atomic_path(os.path.join(a.out, "crosscheck.json")) as tmp, open(tmp, "w") as f:
+            json.dump(doc, f, allow_nan=False, indent=1)
+        cc.plot(os.path.join(a.out, "crosscheck.png"))
+    if a.json:
+        import json
+
+        print(json.dumps(doc, allow_nan=False))
+    else:
+        print(cc.table())
+        if a.out:
+            print(f"wrote {os.path.join(a.out, 'crosscheck.json')} and crosscheck.png")
+    return 0
+
+
+_NAMES = ("kappa", "gamma_s", "gamma_p", "F", "delta", "nth_s", "nth_p", "Ns", "Np", "t_off", "eps", "t_ramp",
+          "t_end", "dt_out", "methods", "ntraj", "samples", "seed", "groups", "n_jobs", "trunc_tol", "mf_rtol",
+          "converged")
+
+
+def _option_first(msg: str) -> str:
+    """``msg`` led by the command-line option of the parameter it names first ("ntraj: ..." becomes
+    "--ntraj: ...", "kappa must be ..." becomes "--kappa: kappa must be ...")."""
+    name = re.split(r"[\s:=]", msg, maxsplit=1)[0]
+    if name not in _NAMES:
+        return msg
+    opt = "--" + (name.lower() if name in ("Ns", "Np") else name.replace("_", "-"))
+    rest = msg[len(name):]
+    return f"{opt}:{rest[1:]}" if rest.startswith(":") else f"{opt}: {msg}"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise _UsageError(message)
+
+
+def main(argv=None) -> int:
+    """``cimqb-traj crosscheck`` alone (for tests and ``python -m``): parse, run, map errors to
+    exit 2 and one line on stderr."""
+    parser = _Parser(prog="cimqb-traj")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_parser(sub)
+    try:
+        a = parser.parse_args(argv)
+        return run(a)
+    except (ValueError, Refused) as e:
+        print(f"cimqb-traj: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print(f"cimqb-traj: interrupted{': ' + _one_line(e) if str(e) else ''}; nothing was written",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
