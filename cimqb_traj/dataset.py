@@ -540,12 +540,25 @@ def _encoding(ds) -> dict:
     return enc
 
 
+def _scalar_attrs(path) -> None:
+    """Numeric global attributes as HDF5 scalars, as the older layout had them (h5netcdf writes
+    them as 1-element arrays, which ``int(h5.attrs["ntraj"])`` refuses under numpy >= 2.4);
+    netCDF-4 readers read a scalar attribute as one of length 1."""
+    import h5py
+
+    with h5py.File(path, "r+") as h5:
+        for k, v in list(h5.attrs.items()):
+            if isinstance(v, np.ndarray) and v.shape == (1,) and v.dtype.kind in "fiu":
+                h5.attrs[k] = v[0]
+
+
 def write(ds, path) -> None:
     """Write ``ds`` as netCDF-4 (h5netcdf) to ``path``, atomically (``results.atomic_path``)."""
     from .results import atomic_path
 
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=_encoding(ds))
+        _scalar_attrs(tmp)
 
 
 def write_groups(path, attrs: dict, groups: dict) -> None:
@@ -559,6 +572,7 @@ def write_groups(path, attrs: dict, groups: dict) -> None:
         xr.Dataset(attrs={**attrs, **provenance()}).to_netcdf(tmp, engine="h5netcdf")
         for name, ds in groups.items():
             ds.to_netcdf(tmp, mode="a", group=_name(name), engine="h5netcdf", encoding=_encoding(ds))
+        _scalar_attrs(tmp)
 
 
 def is_dataset_file(h5) -> bool:
