@@ -181,3 +181,15 @@ def h5py_open(path):
     import h5py
 
     return h5py.File(path, "r")
+
+
+def test_problem_operators_stay_sparse_beyond_dense_limits():
+    # Ns x Np = 600 x 100: a dense copy of one operator would be 57 GiB (the old op.full() path
+    # raised MemoryError here); the CSR operators hold ~ a few nonzeros per row.
+    p = BatteryParams(kappa=0.1, F=15.0, Ns=600, Np=100)
+    prob = charge_problem(p, np.array([0.0, 1.0]))
+    H = prob.segments[0][2]
+    assert H.shape == (60000, 60000) and H.nnz < 10 * 60000
+    a_s = prob.segments[0][3][0]  # signal loss sqrt(gamma_s) a_s: one off-diagonal per row
+    np.testing.assert_allclose(a_s[np.ravel_multi_index((5, 3), (600, 100)), np.ravel_multi_index((6, 3), (600, 100))],
+                               np.sqrt(p.gamma_s * 6))

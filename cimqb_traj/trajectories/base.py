@@ -129,7 +129,8 @@ def initial_state(problem: Problem, g: np.random.Generator) -> np.ndarray:
 
 
 def _csr(op) -> sp.csr_matrix:
-    m = sp.csr_matrix(op.full() if hasattr(op, "full") else op, dtype=complex)
+    # A Qobj goes to CSR without a dense copy: op.full() of a 56000-dim operator is 47 GiB.
+    m = sp.csr_matrix(op.to("csr").data.as_scipy() if hasattr(op, "to") else op, dtype=complex, copy=True)
     m.eliminate_zeros()
     m.sort_indices()
     return m
