@@ -26,12 +26,14 @@ and any netCDF-4 or HDF5 reader open it without this package):
   contiguous ragged arrays: ``record_<key>`` along ``jump`` (``kept_sample``; unknown keys:
   ``record_<key>_obs``) with the lengths ``jump_count`` per trajectory (attribute
   ``sample_dimension``; data variables name theirs in ``ragged_count``).  The global attribute
-  ``records`` names the trajectory (group) dimension;
+  ``records`` names the trajectory (group) dimension; a record's ``t`` equal to the output grid
+  is not stored again (attribute ``record_t_is_t``);
 * attributes: ``kind``, ``method``, every model parameter as a number (a parameter that is None
   is omitted and listed in ``none_params``, a space-separated string, empty if none),
   ``parameter_units`` (JSON), the discharge's ``t0`` and ``load_*``, the ensemble's ``ntraj``,
-  ``seed``, ``groups``, ``interrupted`` (0/1), ``options`` and ``truncation`` (JSON strings), and
-  the provenance (:func:`provenance`).
+  ``seed`` (decimal text beyond int64), ``groups``, ``interrupted`` (0/1), ``options`` (JSON; its
+  arrays are variables ``option_<key>``) and ``truncation`` (JSON), and the provenance
+  (:func:`provenance`).  Numeric global attributes are HDF5 scalars.
 """
 
 from __future__ import annotations
@@ -319,7 +321,10 @@ def _array_dims(name: str, value: np.ndarray, nt: int) -> tuple:
 
 
 def _scalar_attr(v):
-    return int(v) if isinstance(v, (bool, np.bool_)) else v
+    """netCDF has no booleans (0/1) and no integers beyond int64 (a seed may be one: decimal text)."""
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    return str(v) if isinstance(v, int) and not -2**63 <= v < 2**63 else v
 
 
 def _records(res, data: dict, coords: dict, attrs: dict) -> None:

@@ -132,6 +132,23 @@ def test_homodyne_and_phase_space_records_round_trip(tmp_path):
         assert bitwise(q.rho_s, r.rho_s) and q.options == r.options
 
 
+def test_array_options_become_variables(tmp_path):
+    # the moving basis reports untruncated moments per output time in its options (arrays, complex
+    # <a_s^2>): variables with units, options again on load
+    import dataclasses
+
+    r = exact.charge(P, T, trunc_tol=0, progress=False)
+    extra = {"n_s_untruncated": np.array([0.0, 0.5, 0.25]), "a_s2_untruncated": np.array([0, 1 + 2j, -1j])}
+    r = dataclasses.replace(r, options={**r.options, **extra})
+    r.save(tmp_path / "o.h5")
+    with xr.open_dataset(tmp_path / "o.h5") as ds:
+        assert_self_describing(ds)
+        assert ds["option_a_s2_untruncated"].dims == ("t", "re_im")
+        assert "n_s_untruncated" not in json.loads(ds.attrs["options"])
+    q = load(tmp_path / "o.h5")
+    assert set(q.options) == set(r.options) and all(bitwise(q.options[k], v) for k, v in extra.items())
+
+
 def test_discharge_file(tmp_path):
     r = trajectories.discharge(P, LoadParams(g=0.8), T, rho_s0=RHO0, ntraj=4, groups=2, seed=3, trunc_tol=0,
                                progress=False)
