@@ -11,9 +11,12 @@ its verdict, change per quantity and top-level populations are written out.  The
 writes its lab-frame state on the same (Ns, Np); the fixed-basis engine integrates on it.
 
 Writes validation/moving/kappa03.json (the numbers README.md section 5 quotes), atomically.
+The three runs can go in separate processes (``--part exact|moving|fock --cache DIR`` each, then
+the command without ``--part`` and with the same ``--cache`` reads them and writes the JSON).
 """
 import argparse
 import os
+import pickle
 import sys
 import time
 
@@ -71,17 +74,42 @@ def table(name, r, ex, n_ex, G):
     return rows
 
 
-def compare(ntraj, fock_ntraj, groups, Ns, Np, dt_out=4.0, t_end=40.0, seed=1, dt=1e-3):
+def _cached(cache, part, key, f):
+    """f() timed, or its pickled (result, wall, CPU) from ``cache`` when run before with the same key."""
+    path = os.path.join(cache, f"{part}.pkl") if cache else None
+    if path and os.path.exists(path):
+        with open(path, "rb") as fh:
+            got = pickle.load(fh)
+        if got[0] == key:
+            return got[1]
+    out = _timed(f)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            pickle.dump((key, out), fh)
+    return out
+
+
+def compare(ntraj, fock_ntraj, groups, Ns, Np, dt_out=4.0, t_end=40.0, seed=1, dt=1e-3, part=None, cache=None):
     p = params(Ns, Np)
     t = np.arange(0.0, t_end + 1e-9, dt_out)
-    ex, w_ex, c_ex = _timed(lambda: exact.charge(p, t, progress=False))  # guarded: runs (Ns, Np) and the smaller cut
+    kw = dict(method="homodyne", groups=groups, n_jobs=1, seed=seed, progress=False, dt=dt)
+    key = (Ns, Np, tuple(t), groups, seed, dt)
+    # guarded: runs (Ns, Np) and the smaller cut
+    runs = {"exact": (key, lambda: exact.charge(p, t, progress=False)),
+            "moving": (key + (ntraj,), lambda: trajectories.charge(p, t, basis="displaced", ntraj=ntraj, **kw)),
+            # the fixed basis on the same (converged) cut; its guard is the exact run (trunc_tol=0)
+            "fock": (key + (fock_ntraj,), lambda: trajectories.charge(p, t, basis="fock", ntraj=fock_ntraj,
+                                                                         trunc_tol=0, **kw))}
+    if part is not None:
+        _cached(cache, part, *runs[part])
+        return None
+    ex, w_ex, c_ex = _cached(cache, "exact", *runs["exact"])
     n_ex = np.einsum("tii,i->t", ex.rho_s, np.arange(p.Ns)).real
     print(f"exact {Ns} x {Np} (+ guard run): {w_ex:.0f} s wall, {c_ex:.0f} s CPU; {ex.truncation['message']}")
-    kw = dict(method="homodyne", groups=groups, n_jobs=1, seed=seed, progress=False, dt=dt)
-    mv, w_mv, c_mv = _timed(lambda: trajectories.charge(p, t, basis="displaced", ntraj=ntraj, **kw))
+    mv, w_mv, c_mv = _cached(cache, "moving", *runs["moving"])
     print(f"moving basis: {ntraj} trajectories {w_mv:.0f} s wall, {c_mv:.0f} s CPU; dims {mv.options['dims']}")
-    # the fixed basis on the same (converged) cut; its guard is the exact run above (trunc_tol=0)
-    fx, w_fx, c_fx = _timed(lambda: trajectories.charge(p, t, basis="fock", ntraj=fock_ntraj, trunc_tol=0, **kw))
+    fx, w_fx, c_fx = _cached(cache, "fock", *runs["fock"])
     print(f"fixed basis {Ns} x {Np}: {fock_ntraj} trajectories {w_fx:.0f} s wall, {c_fx:.0f} s CPU")
     out = {"params": p.to_dict(), "t": t.tolist(), "seed": seed, "dt": dt, "groups": groups,
            "exact": {"Ns": Ns, "Np": Np, "truncation": ex.truncation, "seconds_wall": w_ex, "seconds_cpu": c_ex,
@@ -114,8 +142,14 @@ if __name__ == "__main__":
     ap.add_argument("--np", type=int, default=22)
     ap.add_argument("--dt-out", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--part", choices=("exact", "moving", "fock"), help="run one part into --cache and stop")
+    ap.add_argument("--cache", help="folder for the parts' results (pickles), reused when present")
     a = ap.parse_args()
-    out = compare(a.ntraj, a.fock_ntraj, a.groups, a.ns, a.np, a.dt_out, seed=a.seed)
+    if a.part and not a.cache:
+        ap.error("--part needs --cache (where the part's result goes)")
+    out = compare(a.ntraj, a.fock_ntraj, a.groups, a.ns, a.np, a.dt_out, seed=a.seed, part=a.part, cache=a.cache)
+    if out is None:
+        sys.exit(0)
     with atomic_path(os.path.join(HERE, "kappa03.json")) as tmp:
         with open(tmp, "w") as fh:
             fh.write(dumps(out, indent=1))
