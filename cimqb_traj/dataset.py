@@ -334,7 +334,7 @@ def _records(res, data: dict, coords: dict, attrs: dict) -> None:
         return
     dim = "group" if res.method in _GROUP_RECORDS else "trajectory"
     attrs["records"] = dim
-    coords[dim] = (dim, np.arange(len(recs)), _attrs(ONE, "trajectory index k (seed: SeedSequence(seed).spawn()[k])"
+    coords[dim] = (dim, np.arange(len(recs)), _attrs(ONE, "record number (the trajectories in order)"
                                                      if dim == "trajectory" else "group of samples"))
     keys = list(recs[0])
     if any(list(r) != keys for r in recs):

@@ -4,6 +4,7 @@ the older HDF5 layout, and the JSON ``units`` block of the command line."""
 
 import json
 import os
+import re
 import shlex
 import subprocess
 from datetime import datetime, timezone
@@ -50,8 +51,12 @@ def assert_self_describing(ds) -> None:
     assert ds.attrs["command_line"] and ds.attrs["command_line"] in ds.attrs["history"]
     pkg = os.path.dirname(cimqb_traj.__file__)
     head = subprocess.run(["git", "-C", pkg, "rev-parse", "HEAD"], capture_output=True, text=True)
-    if head.returncode == 0:  # run from a git checkout
-        assert ds.attrs["git_commit"] == head.stdout.strip()
+    if head.returncode == 0:  # run from a git checkout: HEAD when the package first wrote, or (a
+        # commit made since, in this working tree) one of its ancestors
+        c = ds.attrs["git_commit"]
+        assert re.fullmatch(r"[0-9a-f]{40}", c), c
+        assert subprocess.run(["git", "-C", pkg, "merge-base", "--is-ancestor", c, "HEAD"]).returncode == 0
+        assert int(ds.attrs["git_modified"]) in (0, 1)
     else:
         assert "git_commit" not in ds.attrs
 
