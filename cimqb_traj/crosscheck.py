@@ -28,7 +28,11 @@ References (which exact run a method is held against)
 Compared quantities: the jackknife bias-corrected W, W_c, W_i (``*_bc``; the ergotropy of an
 averaged state carries an O(1/ntraj) bias) and <n_s> (linear, unbiased), with the delete-one-group
 jackknife standard errors over ``groups`` groups.  A point whose standard error is 0 or not finite
-(t = 0: every sample is the vacuum) is not compared (z null).
+(t = 0: every sample is the vacuum) is not compared (z null).  Photon counting (``jump``): a value
+below ``RARE`` / ntraj (in units of omega_s, photons for <n_s>) rests on fewer than ~10 trajectories
+that have jumped, a rare-event mean whose jackknife error is not an error bar (its interval covers
+~50 %: ``validation/trajectories/README.md``); such a row keeps its z but is not judged
+(``judged`` false).  Homodyne and phase-space samples carry every quantity continuously.
 
 Verdicts
 --------
@@ -83,8 +87,10 @@ APPROXIMATE = ("wigner", "mean-field")
 QUANTITIES = ("W", "W_c", "W_i", "n_s")
 #: Family-wise false-alarm rate of one method's verdict (as ``tests/stats.py``).
 FAMILY_RATE = 1e-3
+#: Photon counting: a quantity below RARE / ntraj rests on < ~RARE trajectories; its z is not judged.
+RARE = 10
 #: Most growth steps of the converged-truncation search.
-MAX_STEPS = 6
+MAX_STEPS = 12
 UNITS = {"t": "1/gamma_s", "W": "omega_s", "W_c": "omega_s", "W_i": "omega_s", "n_s": "photons",
          "err": "as the quantity", "z": "standard errors"}
 _LABEL = {"W": "W", "W_c": "W_c", "W_i": "W_i", "n_s": "<n_s>"}
@@ -275,7 +281,7 @@ def _judge(name: str, rows: list, groups: int, mf_rtol: float, only_n_s: bool) -
                 "rel_tol": mf_rtol, "compared": len(rel), "max_abs_z": None, "z_crit": None,
                 "reason": (f"max |n_mf - n_exact| / max(n_exact, 1) = {worst:.3g} "
                            f"{'<=' if ok else '>'} {mf_rtol:g} (deterministic: <n_s> only, by relative difference)")}
-    zs = [abs(r["z"]) for r in rows if r["z"] is not None and math.isfinite(r["z"])]
+    zs = [abs(r["z"]) for r in rows if r["judged"]]
     if not zs:
         return {"verdict": "not compared", "compared": 0, "max_abs_z": None, "z_crit": None,
                 "reason": "no point has a positive standard error"}
@@ -292,13 +298,17 @@ def _judge(name: str, rows: list, groups: int, mf_rtol: float, only_n_s: bool) -
 
 
 def _rows(name: str, res, ref: dict, quantities) -> list:
+    """One row per (t, quantity): value, err, exact, z, judged (module docstring)."""
     vals, errs = _values(res, name)
+    rare = RARE / res.ntraj if name == "jump" else 0.0
     rows = []
     for k, tk in enumerate(res.t):
         for q in quantities:
             z = _z(vals[q][k:k + 1], errs[q][k:k + 1], ref[q][k:k + 1])[0]
+            ok = bool(np.isfinite(z)) and name != "mean-field"
             rows.append({"method": name, "t": float(tk), "quantity": q, "value": float(vals[q][k]),
-                         "err": float(errs[q][k]), "exact": float(ref[q][k]), "z": float(z) if np.isfinite(z) else None})
+                         "err": float(errs[q][k]), "exact": float(ref[q][k]), "z": float(z) if ok else None,
+                         "judged": ok and abs(ref[q][k]) >= rare})
     return rows
 
 
@@ -456,8 +466,11 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
         resources.check_charge(params, t, m, ntraj=samples if m in PHASE_SPACE else ntraj, groups=groups,
                                n_jobs=n_jobs)
 
+    t0 = time.perf_counter()
     given = _exact(params, t, tol, progress)
-    refs = {"given": {"Ns": params.Ns, "Np": params.Np, "truncation": given.truncation}}
+    refs = {"given": {"Ns": params.Ns, "Np": params.Np, "truncation": given.truncation,
+                      "wall_s": time.perf_counter() - t0}}
+    t0 = time.perf_counter()
     ex = {"given": _exact_values(given)}
     conv = None
     if converged is True:
@@ -465,11 +478,12 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
         how = ("searched: both dimensions grown to M with smaller(M) = N until the guard's verdict is ok at "
                f"trunc_tol={tol:g} (" + ", ".join(f"{s['Ns']}/{s['Np']} {s['verdict']}" for s in steps) + ")")
         refs["converged"] = {"Ns": conv.params.Ns, "Np": conv.params.Np, "truncation": conv.truncation,
-                             "steps": steps, "how": how}
+                             "steps": steps, "how": how, "wall_s": time.perf_counter() - t0}
     elif converged:
         conv = _exact(params.replace(Ns=converged[0], Np=converged[1]), t, tol, progress)
         refs["converged"] = {"Ns": converged[0], "Np": converged[1], "truncation": conv.truncation,
-                             "steps": [_step(conv)], "how": "given (converged=(Ns, Np)); its verdict is not enforced"}
+                             "steps": [_step(conv)], "how": "given (converged=(Ns, Np)); its verdict is not enforced",
+                             "wall_s": time.perf_counter() - t0}
     if conv is not None:
         ex["converged"] = _exact_values(conv)
 
@@ -499,9 +513,6 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
         results[m] = res
         mrows = _rows(m, res, ex[ref], ("n_s",) if only_n_s and m != "mean-field" else QUANTITIES)
         judged = [r for r in mrows if not only_n_s or r["quantity"] == "n_s"]
-        if m == "mean-field":
-            for r in mrows:  # no standard errors: no z
-                r["z"] = None
         v = _judge(m, judged, getattr(res, "groups", groups), mf_rtol, only_n_s and m != "mean-field")
         trunc = given.truncation if m in TRAJECTORY else (res.truncation or {})
         v.update(reference=ref, reference_Ns=p.Ns, reference_Np=p.Np, wall_s=wall,
@@ -526,15 +537,19 @@ def _one_line(e) -> str:
 # ------------------------------------------------------------------------------------------
 
 
+_CELL = 32
+
+
 def _cell(r) -> str:
+    """One table cell: value +- SE [exact] z; (z) when not judged."""
     if r is None:
-        return f"{'':>24}"
+        return " " * _CELL
     v = f"{r['value']:.4g}"
     e = r["err"]
     if e is not None and math.isfinite(e):
         v += f"±{e:.2g}"
-    z = f"z={r['z']:+.1f}" if r.get("z") is not None else ""
-    return f"{v:>17} {z:>6}"
+    z = "" if r.get("z") is None else f"{r['z']:+.1f}" if r.get("judged") else f"({r['z']:+.1f})"
+    return f"{v:>15} {'[' + format(r['exact'], '.4g') + ']':<10}{z:>7}"
 
 
 def format_table(doc: dict) -> str:
@@ -547,11 +562,12 @@ def format_table(doc: dict) -> str:
            f"references: {doc['reference_rule']}"]
     for name, r in refs.items():
         tr = r["truncation"] or {}
-        line = f"  exact {name}: Ns={r['Ns']} Np={r['Np']}  truncation {tr.get('verdict')}: {tr.get('message', '')}"
+        line = (f"  exact {name}: Ns={r['Ns']} Np={r['Np']} [{r['wall_s']:.0f} s]  truncation {tr.get('verdict')}: "
+                f"{tr.get('message', '')}")
         out.append(line)
         if r.get("how"):
             out.append(f"    {r['how']}")
-    out.append(f"compared: {doc['compared']}")
+    out.append(f"compared: {doc['compared']}; (z): not judged, photon counting below {RARE}/ntraj (rare events)")
     by = {}
     for r in doc["table"]:
         by.setdefault(r["method"], {})[(r["t"], r["quantity"])] = r
@@ -565,14 +581,10 @@ def format_table(doc: dict) -> str:
             out.append(f"  note: {v['note']}")
         if m not in by:
             continue
-        head = f"  {'t':>5} " + " ".join(f"{_LABEL[q]:>24}" for q in QUANTITIES) + f" {'exact <n_s>':>12} {'exact W':>9}"
-        out.append(head)
+        out.append(f"  {'t':>5} " + " ".join(f"{_LABEL[q] + ' ±SE':>15} {'[exact]':<10}{'z':>7}" for q in QUANTITIES))
         rows = by[m]
         for tk in t:
-            cells = " ".join(_cell(rows.get((tk, q))) for q in QUANTITIES)
-            ex_n = doc["exact"][v["reference"]]["n_s"][t.index(tk)]
-            ex_w = doc["exact"][v["reference"]]["W"][t.index(tk)]
-            out.append(f"  {tk:>5g} {cells} {ex_n:>12.4g} {ex_w:>9.4g}")
+            out.append(f"  {tk:>5g} " + " ".join(_cell(rows.get((tk, q))) for q in QUANTITIES))
     return "\n".join(out)
 
 
