@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..results import atomic_path
 from .cache import usable
 from .figures import PAPER, RESULTS, compute, runs
+from .plots import plot_paper
 
 __all__ = ["reproduce", "ReproductionInterrupted", "SUMMARY_KEYS"]
 
@@ -39,29 +40,6 @@ class ReproductionInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted; {len(summary) - 1} finished result(s) kept in {out}, "
                          "marked 'interrupted' in summary.json and REPORT.md")
         self.summary, self.out = summary, out
-
-
-def _plot(name, panels, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not panels:
-        return
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (title, (x, curves)) in zip(axes[0], panels.items()):
-        for label, y in curves.items():
-            ax.plot(x, y, label=label, marker="o" if len(x) < 30 else None)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(r"$\gamma_s t$" if len(x) > 30 else "F")
-        ax.legend(fontsize=7)
-    fig.suptitle(name)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        with atomic_path(os.path.join(out, f"{name}.{ext}")) as tmp:
-            fig.savefig(tmp, format=ext, dpi=110)
-    plt.close(fig)
 
 
 _T, _TD = ("1/gamma_s", "time"), ("1/gamma_s", "time since the load was connected (at t0)")
@@ -204,7 +182,7 @@ def reproduce(only=None, out: str = "reproduction", n_jobs: int = -1, progress: 
         stage = "results"
         for n in tqdm(names, desc="results", disable=quiet):
             s, panels = RESULTS[n]()
-            _plot(n, panels, out)
+            plot_paper(n, panels, out)
             _write_data(n, s, panels, out)
             summary[SUMMARY_KEYS.get(n, n)] = s  # only once all its files are written
             done.append(n)
