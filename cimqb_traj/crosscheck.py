@@ -54,6 +54,8 @@ Verdicts
   It agrees when that stays within ``mf_rtol`` (default ``TRUNC_TOL`` = 1e-2): the converged
   reference itself is only trusted to the guard's tolerance, so a smaller difference cannot be
   told from the reference's own error.  Beyond it: ``"biased by its approximation"``.
+* ``"not compared"``: no row is judged (no positive standard error; photon counting with every
+  value below ``RARE`` / ntraj): more trajectories, or later times.
 """
 
 from __future__ import annotations
@@ -63,9 +65,10 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -76,8 +79,8 @@ from .params import BatteryParams
 from .results import atomic_path
 from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
 
-__all__ = ["crosscheck", "CrossCheck", "converged_truncation", "z_crit", "METHODS", "TRAJECTORY",
-           "PHASE_SPACE", "APPROXIMATE", "QUANTITIES", "add_parser", "run", "main"]
+__all__ = ["crosscheck", "CrossCheck", "converged_truncation", "z_crit", "format_table", "plot", "METHODS",
+           "TRAJECTORY", "PHASE_SPACE", "APPROXIMATE", "QUANTITIES", "RARE", "RUNNERS", "add_parser", "run", "main"]
 
 TRAJECTORY = ("jump", "homodyne")
 PHASE_SPACE = ("positive-p", "wigner", "mean-field")
@@ -191,7 +194,7 @@ def converged_truncation(params: BatteryParams, t, trunc_tol: float = TRUNC_TOL,
         measure = (f"change against the same run at Ns={prev.params.Ns}, Np={prev.params.Np} "
                    f"(reported: Ns={p.Ns}, Np={p.Np})")
         verdict = truncation.assess(tol, measure, err, at, by, top_s=res.tail_s, top_p=res.tail_p)
-        prev = _replace(res, truncation=verdict)
+        prev = replace(res, truncation=verdict)
         steps.append(_step(prev))
     if prev.truncation.get("verdict") == "ok":
         return prev, steps
@@ -202,12 +205,6 @@ def converged_truncation(params: BatteryParams, t, trunc_tol: float = TRUNC_TOL,
 
 def _quantities(res) -> dict:
     return {"energy": res.energy, "W": res.W, "W_c": res.W_c, "W_i": res.W_i}
-
-
-def _replace(res, **kw):
-    from dataclasses import replace
-
-    return replace(res, **kw)
 
 
 def _step(res) -> dict:
@@ -264,13 +261,6 @@ def _err(res, q, name) -> np.ndarray:
     return np.asarray(e, float)
 
 
-def _z(value, err, ref) -> np.ndarray:
-    ok = np.isfinite(err) & (err > 0)
-    z = np.full(np.shape(value), np.nan)
-    z[ok] = (value[ok] - ref[ok]) / err[ok]
-    return z
-
-
 def _judge(name: str, rows: list, groups: int, mf_rtol: float, only_n_s: bool) -> dict:
     """The verdict of a method from its table rows (module docstring)."""
     if name == "mean-field":
@@ -284,7 +274,7 @@ def _judge(name: str, rows: list, groups: int, mf_rtol: float, only_n_s: bool) -
     zs = [abs(r["z"]) for r in rows if r["judged"]]
     if not zs:
         return {"verdict": "not compared", "compared": 0, "max_abs_z": None, "z_crit": None,
-                "reason": "no point has a positive standard error"}
+                "reason": "no row is judged (no positive standard error, or photon counting below RARE/ntraj)"}
     zc = z_crit(len(zs), groups)
     worst = max(zs)
     what = "<n_s> only: " if only_n_s else ""
@@ -304,8 +294,9 @@ def _rows(name: str, res, ref: dict, quantities) -> list:
     rows = []
     for k, tk in enumerate(res.t):
         for q in quantities:
-            z = _z(vals[q][k:k + 1], errs[q][k:k + 1], ref[q][k:k + 1])[0]
-            ok = bool(np.isfinite(z)) and name != "mean-field"
+            e = errs[q][k]
+            z = (vals[q][k] - ref[q][k]) / e if np.isfinite(e) and e > 0 else np.nan
+            ok = bool(np.isfinite(z))
             rows.append({"method": name, "t": float(tk), "quantity": q, "value": float(vals[q][k]),
                          "err": float(errs[q][k]), "exact": float(ref[q][k]), "z": float(z) if ok else None,
                          "judged": ok and abs(ref[q][k]) >= rare})
@@ -650,7 +641,8 @@ def add_parser(sub, epilog: str = "") -> argparse.ArgumentParser:
     for opt, attr, what in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay rate"),
                             ("--gamma-p", "gamma_p", "pump decay rate"),
                             ("--F", "F", "pump amplitude F_p/sqrt(gamma_s)"), ("--delta", "delta", "signal detuning"),
-                            ("--nth-s", "nth_s", "signal bath occupation"), ("--nth-p", "nth_p", "pump bath occupation"),
+                            ("--nth-s", "nth_s", "signal bath occupation"),
+                            ("--nth-p", "nth_p", "pump bath occupation"),
                             ("--eps", "eps", "coherent seed on the signal, H = i eps (a_s^dag - a_s)")):
         g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{what} ({getattr(d, attr):g})")
     g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension of the trajectories and the exact "
@@ -697,7 +689,9 @@ def _converged_arg(text: str):
 
 def _grid(t_end: float, dt: float) -> np.ndarray:
     n = resources.check_grid(t_end, dt)
-    return np.linspace(0.0, n * dt, n + 1) if abs(n * dt - t_end) < 1e-9 * t_end else np.append(np.arange(n + 1) * dt, t_end)
+    if abs(n * dt - t_end) < 1e-9 * t_end:
+        return np.linspace(0.0, n * dt, n + 1)
+    return np.append(np.arange(n + 1) * dt, t_end)
 
 
 def run(a) -> int:
@@ -709,6 +703,11 @@ def run(a) -> int:
         raise
     except ValueError as e:  # from the API: name the option instead of the parameter
         raise _UsageError(_option_first(_one_line(e))) from None
+    except Refused as e:  # e.g. the converged search: "converged: ..." -> "--converged: ..."
+        msg = _option_first(_one_line(e))
+        if msg == _one_line(e):
+            raise
+        raise type(e)(msg) from None
 
 
 def _run(a) -> int:
@@ -737,8 +736,10 @@ def _run(a) -> int:
                       nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=a.t_off, eps=a.eps, t_ramp=a.t_ramp)
     t = _grid(a.t_end, a.dt_out)
     if a.out:
-        try:
+        try:  # before minutes of computing
             os.makedirs(a.out, exist_ok=True)
+            with tempfile.TemporaryFile(dir=a.out):
+                pass
         except OSError as e:
             raise _UsageError(f"--out: cannot write to {a.out!r} ({e.strerror or e})") from None
     cc = crosscheck(p, t, methods, ntraj=ntraj, samples=a.samples, seed=a.seed, groups=a.groups,

@@ -211,3 +211,4 @@ def test_cli_wired():
     except Exception:
         pytest.skip("crosscheck is not registered in cimqb_traj.cli yet")
     assert cli.main(CLI_SMALL + ["--methods", "jump,bogus"]) == 2
+    assert cli.main(CLI_SMALL + ["--methods", "jump", "--converged", "none", "--ntraj", "40"]) == 0
