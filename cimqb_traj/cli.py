@@ -80,6 +80,14 @@ _DEFAULTS = {"engine": "fast", "ntraj": 1000, "seed": 0, "groups": 20, "n_jobs":
              "theta": 0.0, "heterodyne": False, "basis": "fock"}
 
 
+#: former option spellings (still accepted, with a warning) -> the argparse dest of their option
+_DEPRECATED = {"--methods": "method", "--samples": "ntraj"}
+
+_THRESHOLD_PS = ("ntraj", "t_steady", "dt", "seed", "n_jobs")
+_THRESHOLD_DEFAULTS = {"ntraj": 2000, "t_steady": 30.0, "seed": 0, "n_jobs": 1}
+_THRESHOLD_GRID = {"F_min": 1.0, "F_max": 3.0, "F_steps": 21, "method": "mean-field,exact"}
+
+
 class UsageError(Exception):
     """Bad command-line input: reported in one line with exit code 2."""
 
@@ -100,77 +108,177 @@ def _opt(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def _trunc_tol_arg(g) -> None:
+def _trunc_tol_arg(g, applies: str = "") -> None:
     g.add_argument("--trunc-tol", type=_real, default=None,
-                   help=f"truncation guard: warn when the Fock cut-off may move the reported numbers by more "
-                        f"than this fraction of max(E, omega_s), refuse far beyond; 0 disables it "
-                        f"({TRUNC_TOL:g})")
+                   help=f"{applies}truncation guard: warn when the Fock cut-off may move the reported numbers by "
+                        f"more than this fraction of max(E, omega_s), refuse far beyond; 0 disables it "
+                        f"[1] (default: {TRUNC_TOL:g})")
+
+
+# ------------------------------------------------------------------------------------------
+# option help from the parameter definitions
+# ------------------------------------------------------------------------------------------
+
+#: model parameter (a field of BatteryParams, or of LoadParams with ``load=True``) -> its option; the
+#: help is ``dataset.QUANTITIES``' long name and unit, the default the dataclass field's
+PARAM_OPTIONS = {
+    "kappa": "--kappa", "gamma_s": "--gamma-s", "gamma_p": "--gamma-p", "F": "--F", "delta": "--delta",
+    "nth_s": "--nth-s", "nth_p": "--nth-p", "Ns": "--ns", "Np": "--np", "t_off": "--t-off", "eps": "--eps",
+    "t_ramp": "--t-ramp", "g": "--g", "gamma_a": "--gamma-a", "omega_s": "--omega-s", "omega_a": "--omega-a",
+}
+_NONE = {"t_off": "none: the pump stays on", "t_ramp": "none: F is on at once"}
+_NOTE = {"Ns": "photon numbers 0..Ns-1", "Np": "photon numbers 0..Np-1",
+         "omega_a": "omega_a - omega_s is the load detuning"}
+
+#: The last time of the output grid t = 0, dt_out, ..., t_end: the same meaning in every command.
+T_END = "last output time: the output grid is t = 0, dt_out, 2 dt_out, ..., t_end"
+
+
+def _show(v) -> str:
+    return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def unit_help(name: str, text: str, default) -> str:
+    """``text [unit] (default: X)``: the unit of ``name`` from ``dataset.QUANTITIES``."""
+    from .dataset import QUANTITIES
+
+    return f"{text} [{QUANTITIES[name][0]}] (default: {_show(default)})".replace("%", "%%")
+
+
+def param_default(name: str, load: bool = False):
+    """The default of model parameter ``name``: the field of ``BatteryParams()`` (``LoadParams()``)."""
+    return getattr(LoadParams() if load else BatteryParams(), name)
+
+
+def param_help(name: str, load: bool = False, note: str = "") -> str:
+    """Help of the option of model parameter ``name``: long name, unit and default from the
+    parameter definitions (``dataset.QUANTITIES``, the dataclass), then ``note``."""
+    from .dataset import QUANTITIES
+
+    v = param_default(name, load)
+    text = "; ".join(x for x in (QUANTITIES[name][1], _NOTE.get(name, ""), note) if x)
+    h = unit_help(name, text, v)
+    return h.removesuffix("(default: none)") + f"(default: {_NONE[name]})" if v is None and name in _NONE else h
+
+
+def add_param(g, name: str, *, load: bool = False, note: str = "", given_only: bool = False, type=None):
+    """``--option`` of model parameter ``name`` on the group ``g``; its default is the dataclass
+    field (argparse's default None with ``given_only``, when the command must see whether it was
+    given; the help shows the dataclass default either way)."""
+    v = param_default(name, load)
+    kind = type or (int if name in ("Ns", "Np") else _real)
+    g.add_argument(PARAM_OPTIONS[name], dest={"Ns": "ns", "Np": "np"}.get(name, name), type=kind,
+                   default=None if given_only else v,
+                   help=param_help(name, load, note))
+
+
+#: the time options' defaults per command (every time in 1/gamma_s)
+_TIMES = {"charge": {"t_end": 40.0, "dt_out": 0.1}, "discharge": {"t0": 10.0, "t_end": 10.0, "dt_out": 0.05},
+          "phase-selection": {"t_end": 20.0, "dt_out": 0.1}}
+
+
+def _time_arg(g, dest: str, defaults: dict, text: str) -> None:
+    g.add_argument(_opt(dest), type=_real, default=defaults[dest], help=unit_help(dest, text, defaults[dest]))
+
+
+def _dflt(table: dict, dest: str, text: str) -> str:
+    return f"{text} (default: {_show(table[dest])})"
+
+
+def _deprecated(g, old: str, dest: str, **kw) -> None:
+    """``old``: a former spelling of the option of ``dest``, accepted but hidden (``_alias``)."""
+    g.add_argument(old, dest=f"old_{dest}", default=None, help=argparse.SUPPRESS, **kw)
+
+
+def _alias(a, dest: str) -> str:
+    """The spelling the user gave for ``dest`` (its option, or the deprecated one ``_deprecated``
+    registered, which then fills ``dest``); both given is refused.  The warning comes from
+    ``_warn_deprecated`` once the input is checked, so that a refusal stays one line."""
+    old = getattr(a, f"old_{dest}", None)
+    if old is None:
+        return _opt(dest)
+    spelling = next(o for o in _DEPRECATED if _DEPRECATED[o] == dest)
+    if getattr(a, dest) is not None:
+        raise UsageError(f"{spelling}: the former spelling of {_opt(dest)}; give {_opt(dest)} only")
+    setattr(a, dest, old)
+    a.deprecated = [*getattr(a, "deprecated", []), spelling]
+    return spelling
+
+
+def _warn_deprecated(a) -> None:
+    for old in getattr(a, "deprecated", []):
+        warnings.warn(f"{old} is deprecated: use {_opt(_DEPRECATED[old])} (same meaning)", DeprecationWarning,
+                      stacklevel=2)
+
+
+def _output_args(g, files: str, default: str = "") -> None:
+    """--json, --out, --no-progress: the same in every command."""
+    g.add_argument("--json", action="store_true", help="print one JSON object (with a units block) on stdout")
+    g.add_argument("--out", metavar="DIR", help=f"folder to write {files} into (created if missing; "
+                                                f"default: {default or 'no files'})")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _model_args(p: argparse.ArgumentParser, discharge: bool):
-    d = BatteryParams()
     g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
-    g.add_argument("--kappa", type=_real, default=d.kappa, help="nonlinear coupling (0.5)")
-    g.add_argument("--gamma-s", type=_real, default=d.gamma_s, help="signal decay rate (1)")
-    g.add_argument("--gamma-p", type=_real, default=d.gamma_p, help="pump decay rate (16)")
-    g.add_argument("--F", type=_real, default=d.F, help="pump amplitude F_p/sqrt(gamma_s) (3.0)")
-    g.add_argument("--delta", type=_real, default=d.delta, help="signal detuning (0)")
-    g.add_argument("--nth-s", type=_real, default=d.nth_s, help="signal bath occupation (0)")
-    g.add_argument("--nth-p", type=_real, default=d.nth_p, help="pump bath occupation (0)")
-    g.add_argument("--ns", type=int, default=d.Ns, help="signal Fock dimension (32)")
-    g.add_argument("--np", type=int, default=d.Np, help="pump Fock dimension (9)")
+    for name in ("kappa", "gamma_s", "gamma_p", "F", "delta", "nth_s", "nth_p", "Ns", "Np"):
+        add_param(g, name)
+    times = _TIMES["discharge" if discharge else "charge"]
     if discharge:
-        g.add_argument("--t0", type=_real, default=10.0, help="charging time, pump off and load on (10)")
-        g.add_argument("--g", type=_real, default=1.0, help="battery-load coupling (1.0)")
-        g.add_argument("--gamma-a", type=_real, default=0.1, help="load decay rate (0.1)")
-        g.add_argument("--omega-s", type=_real, default=100.0, help="signal frequency (100)")
-        g.add_argument("--omega-a", type=_real, default=100.0, help="load frequency; omega_a - omega_s is the load detuning (100)")
-        g.add_argument("--t-end", type=_real, default=10.0, help="discharge duration after t0 (10)")
-        g.add_argument("--dt-out", type=_real, default=0.05, help="output step (0.05)")
+        _time_arg(g, "t0", times, "charging time: pump off and load connected; the output's time axis starts "
+                                  "there (t = time since t0)")
+        for name in ("g", "gamma_a", "omega_s", "omega_a"):
+            add_param(g, name, load=True)
+        _time_arg(g, "t_end", times, T_END + ", counted from t0")
     else:
-        g.add_argument("--t-end", type=_real, default=40.0, help="final time (40)")
-        g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
-        g.add_argument("--eps", type=_real, default=0.0, help="coherent seed on the signal, H = i eps (a_s^dag - a_s) (0)")
-        g.add_argument("--t-ramp", type=_real, default=None, help="pump ramp duration: F rises linearly over it (none)")
-        g.add_argument("--dt-out", type=_real, default=0.1, help="output step (0.1)")
+        _time_arg(g, "t_end", times, T_END + ", counted from the start (t = 0: the pump is switched on)")
+        for name in ("t_off", "eps", "t_ramp"):
+            add_param(g, name)
+    _time_arg(g, "dt_out", times, "output step")
     r = p.add_argument_group("run")
     if discharge:
         r.add_argument("--method", choices=METHODS[:3], default="exact",
                        help="exact: Lindblad master equation (qutip.mesolve after the fast charge to t0); "
-                            "jump: photon-counting trajectories; homodyne: diffusive trajectories (exact)")
+                            "jump: photon-counting trajectories; homodyne: diffusive trajectories "
+                            "(default: %(default)s)")
     else:
         r.add_argument("--method", choices=METHODS, default="exact",
                        help="exact: Lindblad master equation; jump: photon-counting trajectories; "
                             "homodyne: diffusive trajectories; mean-field (classical, deterministic, from the "
-                            "vacuum); positive-p (exact sampling); wigner (truncated Wigner) (exact)")
+                            "vacuum); positive-p (exact sampling); wigner (truncated Wigner) (default: %(default)s)")
         r.add_argument("--engine", choices=("fast", "qutip"), default=None,
-                       help="--method exact only: fast (default) or qutip.mesolve (reference)")
+                       help=_dflt(_DEFAULTS, "engine", "--method exact only: fast or qutip.mesolve (reference)"))
     _trunc_tol_arg(r)
     t = p.add_argument_group("trajectories (--method jump|homodyne) and phase-space samples (positive-p|wigner)")
-    t.add_argument("--ntraj", type=int, default=None, help="number of trajectories / samples (1000)")
-    t.add_argument("--seed", type=int, default=None, help="seed; trajectory k uses SeedSequence(seed).spawn()[k] (0)")
-    t.add_argument("--n-jobs", type=int, default=None, help="parallel workers, at most the CPU count (1)")
+    t.add_argument("--ntraj", type=int, default=None, help=_dflt(_DEFAULTS, "ntraj", "number of trajectories / samples"))
+    t.add_argument("--seed", type=int, default=None,
+                   help=_dflt(_DEFAULTS, "seed", "seed; trajectory k uses SeedSequence(seed).spawn()[k]"))
+    t.add_argument("--n-jobs", type=int, default=None,
+                   help=_dflt(_DEFAULTS, "n_jobs", "parallel workers, at most the CPU count"))
     t.add_argument("--backend", choices=("loky", "threading", "dask"), default=None,
-                   help="joblib backend (loky); dask without --scheduler starts a local cluster of n-jobs workers")
+                   help=_dflt(_DEFAULTS, "backend", "joblib backend; dask without --scheduler starts a local "
+                                                    "cluster of n-jobs workers"))
     t.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
-    t.add_argument("--groups", type=int, default=None, help="trajectory groups for the jackknife errors (20)")
-    t.add_argument("--theta", type=_real, default=None, help="--method homodyne: phase of the signal output (0)")
+    t.add_argument("--groups", type=int, default=None,
+                   help=_dflt(_DEFAULTS, "groups", "trajectory groups for the jackknife errors"))
+    t.add_argument("--theta", type=_real, default=None,
+                   help=_dflt(_DEFAULTS, "theta", "--method homodyne: phase of the signal output [rad]"))
     t.add_argument("--heterodyne", action="store_true", default=None,
                    help="--method homodyne: heterodyne instead of homodyne detection")
     t.add_argument("--dt", type=_real, default=None,
-                   help="homodyne / positive-p / wigner time step (method default: 1e-3 / 2e-3 / 2e-3)")
+                   help=unit_help("dt", "homodyne / positive-p / wigner time step", "1e-3 / 2e-3 / 2e-3 by method"))
     if not discharge:
         t.add_argument("--basis", choices=("fock", "displaced"), default=None,
-                       help="--method homodyne: fock (default) integrates in the lab Fock basis --ns x --np; "
-                            "displaced moves a small Fock basis with each trajectory's means (large photon "
-                            "numbers); --ns/--np are then the lab-frame output sizes, chosen from the mean "
-                            "field when left at their defaults")
+                       help=_dflt(_DEFAULTS, "basis",
+                                  "--method homodyne: fock integrates in the lab Fock basis --ns x --np; displaced "
+                                  "moves a small Fock basis with each trajectory's means (large photon numbers); "
+                                  "--ns/--np are then the lab-frame output sizes, chosen from the mean field when "
+                                  "left at their defaults"))
         t.add_argument("--check-step", action="store_true", default=None,
                        help="positive-p / wigner: also run at dt/2 on the same noise paths and report the step "
                             "differences of the moments in units of their standard errors (output: the dt run)")
-    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    r.add_argument("--out", metavar="DIR", help="write an HDF5 data file and a PNG plot into DIR")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    name = "discharge" if discharge else "charge"
+    _output_args(r, f"the netCDF-4 data file {name}.h5 and the plot {name}.png")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,32 +292,46 @@ def build_parser() -> argparse.ArgumentParser:
                                formatter_class=argparse.RawDescriptionHelpFormatter), discharge=True)
     th = sub.add_parser("threshold", help="steady-state <n_s> over the pump: mean-field and quantum thresholds",
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = BatteryParams()
-    g = th.add_argument_group("model (defaults are the paper's)")
-    for opt, attr, help_ in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay"),
-                             ("--gamma-p", "gamma_p", "pump decay"), ("--delta", "delta", "signal detuning"),
-                             ("--nth-s", "nth_s", "signal bath occupation"), ("--nth-p", "nth_p", "pump bath occupation")):
-        g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{help_} ({getattr(d, attr):g})")
-    g.add_argument("--ns", type=int, default=None, help=f"signal Fock dimension, --methods exact only ({d.Ns})")
-    g.add_argument("--np", type=int, default=None, help=f"pump Fock dimension, --methods exact only ({d.Np})")
-    g.add_argument("--F-min", type=_real, default=1.0, help="smallest pump amplitude (1.0)")
-    g.add_argument("--F-max", type=_real, default=3.0, help="largest pump amplitude (3.0)")
-    g.add_argument("--F-steps", type=int, default=21, help="number of pump amplitudes, uniform grid (21)")
-    g.add_argument("--methods", default="mean-field,exact",
-                   help="comma-separated: mean-field, exact, positive-p, wigner (default mean-field,exact)")
-    g.add_argument("--samples", type=int, default=None, help="positive-p / wigner: samples per pump value (2000)")
-    g.add_argument("--t-steady", type=_real, default=None,
-                   help="positive-p / wigner: integration time to the steady state (30)")
-    g.add_argument("--dt", type=_real, default=None, help="positive-p / wigner: time step (method default)")
-    g.add_argument("--seed", type=int, default=None, help="positive-p / wigner: seed (pump value k uses seed + k) (0)")
-    g.add_argument("--n-jobs", type=int, default=None, help="positive-p / wigner: parallel workers (1)")
-    _trunc_tol_arg(g)
-    g.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    g.add_argument("--out", metavar="DIR", help="write threshold.json and threshold.png into DIR")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = th.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
+    for name in ("kappa", "gamma_s", "gamma_p", "delta", "nth_s", "nth_p"):
+        add_param(g, name)
+    for name in ("Ns", "Np"):
+        add_param(g, name, given_only=True, note="--method exact only")
+    for dest, text in (("F_min", "smallest pump amplitude"), ("F_max", "largest pump amplitude")):
+        g.add_argument(_opt(dest), type=_real, default=_THRESHOLD_GRID[dest],
+                       help=unit_help("F", text, _THRESHOLD_GRID[dest]))
+    g.add_argument("--F-steps", type=int, default=_THRESHOLD_GRID["F_steps"],
+                   help=_dflt(_THRESHOLD_GRID, "F_steps", "number of pump amplitudes, uniform grid"))
+    r = th.add_argument_group("run")
+    r.add_argument("--method", default=None,
+                   help=_dflt(_THRESHOLD_GRID, "method", "comma-separated: mean-field, exact, positive-p, wigner"))
+    r.add_argument("--ntraj", type=int, default=None,
+                   help=_dflt(_THRESHOLD_DEFAULTS, "ntraj", "positive-p / wigner: samples per pump value"))
+    r.add_argument("--t-steady", type=_real, default=None,
+                   help=unit_help("t_steady", "positive-p / wigner: integration time to the steady state",
+                                  _THRESHOLD_DEFAULTS["t_steady"]))
+    r.add_argument("--dt", type=_real, default=None,
+                   help=unit_help("dt", "positive-p / wigner: time step", "the method's"))
+    r.add_argument("--seed", type=int, default=None,
+                   help=_dflt(_THRESHOLD_DEFAULTS, "seed", "positive-p / wigner: seed (pump value k uses seed + k)"))
+    r.add_argument("--n-jobs", type=int, default=None,
+                   help=_dflt(_THRESHOLD_DEFAULTS, "n_jobs", "positive-p / wigner: parallel workers"))
+    _trunc_tol_arg(r, "--method exact only: ")
+    _deprecated(r, "--methods", "method")
+    _deprecated(r, "--samples", "ntraj", type=int)
+    _output_args(r, "threshold.json and threshold.png")
     from . import spin_cli
 
     spin_cli.add_parser(sub, _real, epilog=EPILOG)
+    from . import crosscheck
+
+    cc = crosscheck.add_parser(sub, epilog=EPILOG)
+    if "--method" not in cc._option_string_actions:  # crosscheck spells it --methods: accept --method too
+        cc.add_argument("--method", dest="methods", help="the same as --methods")
+    rf = sub.add_parser("run", help="a run file (TOML): sweep parameters, write one netCDF dataset",
+                        description=runfile_doc(), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rf.add_argument("runfile", metavar="FILE.toml", help="the run file")
+    _output_args(rf, "<run file name>.nc", "the run file's folder")
     rep = sub.add_parser("reproduce", help="recompute the paper's figures, summary.json and REPORT.md",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("--only", help="comma-separated results, e.g. fig3,fig8 (default: all)")
@@ -573,8 +695,15 @@ def _discharge(a) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-_THRESHOLD_PS = ("samples", "t_steady", "dt", "seed", "n_jobs")
-_THRESHOLD_DEFAULTS = {"samples": 2000, "t_steady": 30.0, "seed": 0, "n_jobs": 1}
+
+
+def _methods(text: str, known, opt: str = "--method") -> list:
+    """The comma-separated methods of ``text``, each one of ``known``."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in methods if m not in known]
+    if bad or not methods:
+        raise UsageError(f"{opt}: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(known)}")
+    return methods
 
 
 def _threshold(a) -> int:
@@ -587,19 +716,18 @@ def _threshold(a) -> int:
         raise UsageError(f"--F-steps: needs at least 5 points, got {a.F_steps}")
     if a.F_max <= a.F_min:
         raise UsageError(f"--F-max: must exceed --F-min ({a.F_min:g}), got {a.F_max:g}")
-    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in threshold.METHODS]
-    if bad or not methods:
-        raise UsageError(f"--methods: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(threshold.METHODS)}")
+    m_opt, n_opt = _alias(a, "method"), _alias(a, "ntraj")
+    methods = _methods(a.method or _THRESHOLD_GRID["method"], threshold.METHODS, m_opt)
     sampled = [m for m in methods if m in ("positive-p", "wigner")]
     for dest in _THRESHOLD_PS:
         if getattr(a, dest) is not None and not sampled:
-            raise UsageError(f"{_opt(dest)}: applies to --methods positive-p / wigner only, not {','.join(methods)}")
+            opt = n_opt if dest == "ntraj" else _opt(dest)
+            raise UsageError(f"{opt}: applies to {m_opt} positive-p / wigner only, not {','.join(methods)}")
         if getattr(a, dest) is None and dest in _THRESHOLD_DEFAULTS:
             setattr(a, dest, _THRESHOLD_DEFAULTS[dest])
     for dest in ("ns", "np", "trunc_tol"):
         if getattr(a, dest) is not None and "exact" not in methods:
-            raise UsageError(f"{_opt(dest)}: applies to --methods exact only (the Fock-space steady state), "
+            raise UsageError(f"{_opt(dest)}: applies to {m_opt} exact only (the Fock-space steady state), "
                              f"not {','.join(methods)}")
     d = BatteryParams()
     p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=max(a.F_max, 0.0), delta=a.delta,
@@ -607,14 +735,15 @@ def _threshold(a) -> int:
                       Np=a.np if a.np is not None else d.Np)
     tol = _trunc_tol(a)
     if sampled:
-        if a.samples < 5:
-            raise UsageError(f"--samples: needs at least 5, got {a.samples}")
+        if a.ntraj < 5:
+            raise UsageError(f"{n_opt}: needs at least 5, got {a.ntraj}")
         if not math.isfinite(a.t_steady) or a.t_steady <= 0:
             raise UsageError(f"--t-steady: must be finite and > 0, got {a.t_steady}")
-    resources.check_sweep(p, a.F_steps, methods, samples=a.samples or 0, t_steady=a.t_steady or 1.0, dt=a.dt,
+    resources.check_sweep(p, a.F_steps, methods, samples=a.ntraj or 0, t_steady=a.t_steady or 1.0, dt=a.dt,
                           n_jobs=a.n_jobs, F_max=a.F_max)
+    _warn_deprecated(a)
     res = threshold.sweep(p, np.linspace(a.F_min, a.F_max, a.F_steps), methods,
-                          progress=False if a.no_progress else None, samples=a.samples, t_steady=a.t_steady,
+                          progress=False if a.no_progress else None, samples=a.ntraj, t_steady=a.t_steady,
                           dt=a.dt, seed=a.seed, n_jobs=a.n_jobs, trunc_tol=tol)
     res["params"] = {k: v for k, v in p.to_dict().items() if k != "F"}
     interrupted = bool(res.get("interrupted", False))
@@ -654,6 +783,29 @@ def _threshold(a) -> int:
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'threshold.json')} and threshold.png")
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def runfile_doc() -> str:
+    """The run command's description: the run file format (``runfile`` module docstring)."""
+    from . import runfile
+
+    return runfile.__doc__.split("\n\n", 1)[1].split("\nA swept quantity")[0].replace("``", "")
+
+
+def _run(a) -> int:
+    from . import runfile
+
+    study = runfile.load(a.runfile)  # the whole file is checked before anything runs
+    path, ds = runfile.run(study, a.out, progress=False if a.no_progress else None)
+    sweeps = {name: [float(v) for v in values] for name, values in study.sweeps}
+    if a.json:
+        _print_json({"file": path, "command": study.command, "method": study.method, "sweep": sweeps,
+                     "dims": {k: int(v) for k, v in ds.sizes.items()}})
+    else:
+        shape = " x ".join(f"{n} ({len(v)})" for n, v in sweeps.items())
+        print(f"run {a.runfile}: {study.command} ({study.method}) over {shape}")
+        print(f"  wrote {path}")
+    return EXIT_OK
 
 
 def _reproduce(a) -> int:
@@ -721,8 +873,11 @@ def main(argv=None) -> int:
             warnings.showwarning = _showwarning
             from .spin_cli import run as _phase_selection
 
+            from .crosscheck import run as _crosscheck
+
             commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce,
-                        "phase-selection": lambda a: _phase_selection(a, UsageError)}
+                        "phase-selection": lambda a: _phase_selection(a, UsageError), "crosscheck": _crosscheck,
+                        "run": _run}
             with command_line(shlex.join(["cimqb-traj", *map(str, argv)])):  # recorded in the files written
                 return commands[a.command](a)
     except UsageError as e:

@@ -34,38 +34,43 @@ _KEYS = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "und
 
 
 def add_parser(sub, real, epilog: str = "") -> None:
-    from .truncation import TRUNC_TOL
+    """Register ``phase-selection`` on the subparsers ``sub``; the model options' help and defaults
+    come from the parameter definitions (``cli.add_param``)."""
+    from .cli import _TIMES, _dflt, _output_args, _time_arg, _trunc_tol_arg, add_param, param_default, param_help
 
-    d = BatteryParams()
     p = sub.add_parser("phase-selection", help="single-shot spin: P(+1), decision times, single-shot work",
                        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = p.add_argument_group("model (defaults are the paper's)")
-    for opt, attr in (("--kappa", "kappa"), ("--gamma-s", "gamma_s"), ("--gamma-p", "gamma_p")):
-        g.add_argument(opt, type=real, default=getattr(d, attr), help=f"({getattr(d, attr):g})")
-    g.add_argument("--eps", default="0", help="comma-separated coherent seeds eps (0)")
-    g.add_argument("--F", default=f"{d.F:g}", help=f"comma-separated pump amplitudes ({d.F:g})")
-    g.add_argument("--t-ramp", type=real, default=None, help="pump ramp duration (none)")
-    g.add_argument("--ns", type=int, default=None, help=f"signal Fock dimension, exact/homodyne only ({d.Ns})")
-    g.add_argument("--np", type=int, default=None, help=f"pump Fock dimension, exact/homodyne only ({d.Np})")
+    g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
+    for name in ("kappa", "gamma_s", "gamma_p"):
+        add_param(g, name)
+    for name in ("eps", "F"):  # swept: comma-separated lists
+        g.add_argument(f"--{name}", default=f"{param_default(name):g}", help=param_help(name, note="comma-separated"))
+    add_param(g, "t_ramp")
+    for name in ("Ns", "Np"):
+        add_param(g, name, given_only=True, note="--method exact / homodyne only")
     r = p.add_argument_group("run")
     r.add_argument("--method", default="homodyne",
-                   help="comma-separated: homodyne, wigner, positive-p, exact, mean-field (homodyne)")
-    r.add_argument("--t-end", type=real, default=20.0, help="time at which the spin is read, 1/gamma_s (20)")
-    r.add_argument("--dt-out", type=real, default=0.1, help="output step of the paths (0.1)")
-    r.add_argument("--frac", type=real, default=0.5, help="decision level: fraction of the mean-field amplitude (0.5)")
-    r.add_argument("--ntraj", type=int, default=None, help="homodyne/wigner/positive-p: shots per (eps, F) (500)")
-    r.add_argument("--seed", type=int, default=None, help="homodyne/wigner/positive-p: seed (0)")
-    r.add_argument("--n-jobs", type=int, default=None, help="homodyne/wigner/positive-p: parallel workers (1)")
-    r.add_argument("--dt", type=real, default=None, help="time step of homodyne / wigner / positive-p (method default)")
-    r.add_argument("--trunc-tol", type=real, default=None,
-                   help=f"exact/homodyne: truncation guard tolerance, 0 disables it ({TRUNC_TOL:g})")
+                   help="comma-separated: homodyne, wigner, positive-p, exact, mean-field (default: %(default)s)")
+    _time_arg(r, "t_end", _TIMES["phase-selection"], "last output time, at which the spin is read: the output "
+                                                     "grid is t = 0, dt_out, ..., t_end (t = 0: the pump is "
+                                                     "switched on)")
+    _time_arg(r, "dt_out", _TIMES["phase-selection"], "output step of the paths")
+    r.add_argument("--frac", type=real, default=0.5,
+                   help="decision level: fraction of the mean-field amplitude [1] (default: %(default)s)")
+    r.add_argument("--ntraj", type=int, default=None,
+                   help=_dflt(_DEFAULTS, "ntraj", "homodyne / wigner / positive-p: shots per (eps, F)"))
+    r.add_argument("--seed", type=int, default=None, help=_dflt(_DEFAULTS, "seed", "homodyne / wigner / positive-p: seed"))
+    r.add_argument("--n-jobs", type=int, default=None,
+                   help=_dflt(_DEFAULTS, "n_jobs", "homodyne / wigner / positive-p: parallel workers"))
+    r.add_argument("--dt", type=real, default=None,
+                   help="time step of homodyne / wigner / positive-p [1/gamma_s] (default: the method's)")
+    _trunc_tol_arg(r, "exact / homodyne only: ")
     r.add_argument("--basis", choices=("fock", "displaced"), default=None,
-                   help="homodyne: fock (default) integrates in the lab Fock basis --ns x --np; displaced moves "
-                        "a small Fock basis with each shot's means (large photon numbers); --ns/--np are then "
-                        "the lab-frame output sizes, chosen from the mean field when left at their defaults")
-    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    r.add_argument("--out", metavar="DIR", help="write phase_selection.json and plots into DIR")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help=_dflt(_DEFAULTS, "basis", "homodyne: fock integrates in the lab Fock basis --ns x --np; "
+                                                  "displaced moves a small Fock basis with each shot's means (large "
+                                                  "photon numbers); --ns/--np are then the lab-frame output sizes, "
+                                                  "chosen from the mean field when left at their defaults"))
+    _output_args(r, "phase_selection.json and phase_selection.png")
 
 
 def _floats(text: str, name: str, UsageError) -> list:
