@@ -83,12 +83,33 @@ def _initial_state(p: BatteryParams, rho0) -> np.ndarray:
         rho = np.zeros((D, D), complex)
         rho[0, 0] = 1.0
     else:
-        rho = as_array(rho0).astype(complex)
-        if rho.shape != (D, D):
-            raise ValueError(f"rho0 must have shape ({D}, {D}) for Ns={p.Ns}, Np={p.Np}, got {rho.shape}")
+        rho = _density_matrix(p, rho0, "rho0")
         _check_state(rho, "rho0")
         rho = 0.5 * (rho + rho.conj().T)  # the fast kernel relies on exact Hermiticity (rounding only)
     return rho.reshape(p.Ns, p.Np, p.Ns, p.Np)
+
+
+def _density_matrix(p: BatteryParams, state, name: str) -> np.ndarray:
+    """The D x D matrix (D = Ns Np) of an initial state on signal (x) pump given as a density
+    matrix or a ket (a unit vector: shape (D,) or (D, 1)), numpy array or ``qutip.Qobj``; a
+    Qobj's dims must be signal (x) pump, [Ns, Np] (not the pump first)."""
+    D = p.Ns * p.Np
+    if hasattr(state, "dims") and hasattr(state, "full"):
+        if list(state.dims[0]) not in ([p.Ns, p.Np], [D]):
+            raise ValueError(f"{name}: a Qobj on signal (x) pump needs dims [[{p.Ns}, {p.Np}], ...] "
+                             f"(Ns={p.Ns}, Np={p.Np}), got {state.dims}")
+        state = state.full()
+    m = np.asarray(state, dtype=complex)
+    if m.shape in ((D,), (D, 1)):
+        v = m.ravel()
+        norm = float(np.linalg.norm(v)) if np.all(np.isfinite(v)) else float("nan")
+        if not abs(norm - 1.0) <= 1e-8:
+            raise ValueError(f"{name}: a ket must be a finite unit vector, got norm {norm:.10g}")
+        return np.outer(v, v.conj())
+    if m.shape != (D, D):
+        raise ValueError(f"{name} must be a ket of length {D} or a density matrix of shape ({D}, {D}) "
+                         f"for Ns={p.Ns}, Np={p.Np}, got shape {m.shape}")
+    return m
 
 
 def _check_state(rho: np.ndarray, name: str, tol: float = 1e-10) -> None:
@@ -257,7 +278,9 @@ def charge(
         Output times (strictly increasing, >= 0); the state ``rho0`` is taken at ``t[0]``.
         Default: 0..40 in steps of 0.1 (Fig. 3 of the paper).
     rho0 : Qobj or array, optional
-        Initial state on signal (x) pump; default the vacuum.
+        Initial state on signal (x) pump (index i_s * Np + i_p, qutip's ``tensor`` order): a
+        density matrix (D x D, D = Ns Np) or a ket (unit vector of length D); a ``Qobj``'s dims
+        must be [[Ns, Np], ...].  Default the vacuum.
     engine : {"fast", "qutip"}
     progress : bool or None
         Progress bar over simulated time; None shows it on a terminal for runs over 2 s.

@@ -44,6 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .params import BatteryParams
+from .results import ThresholdResult
 
 __all__ = ["quadrature_distribution", "bimodality", "Estimate", "no_signal", "curvature_estimate",
            "kink_estimate", "bimodal_estimate", "bimodal_fit_estimate", "curvature_threshold", "bimodal_threshold",
@@ -416,7 +417,7 @@ def _null_reason(path: str) -> str:
 
 def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: bool | None = None, *,
           samples: int = 2000, t_steady: float = 30.0, dt: float | None = None, seed: int = 0,
-          n_jobs: int = 1, trunc_tol: float | None = None) -> dict:
+          n_jobs: int = 1, trunc_tol: float | None = None) -> ThresholdResult:
     r"""Steady state over the pump amplitudes ``F`` by each method, and the threshold estimates.
 
     Runs for every valid model (detuning, thermal baths, a coherent seed eps); ``t_off`` and
@@ -436,7 +437,9 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
       and P''(0)/P(0) from the samples (``phasespace.bimodality``, with ``bimodality_err``); the
       truncation ``params.Ns`` plays no role for them.
 
-    Returns a strict-JSON-able dict (no NaN or infinity anywhere; ``jsonio.clean``):
+    Returns a :class:`~cimqb_traj.results.ThresholdResult`: a strict-JSON-able dict (no NaN or
+    infinity anywhere; ``jsonio.clean``) that also saves (``save``, ``to_xarray``; read back with
+    ``cimqb_traj.load``) and carries the model ``params`` (t_off, t_ramp dropped; F the grid's last):
     ``F``, ``F_th_meanfield`` (None for kappa = 0), ``n_s[method]``, ``bimodality[method]`` (not
     for mean field: its state is coherent, never bimodal about x = 0),
     ``F_th_quantum[method][definition]`` (a number, or None: no threshold on this curve) with
@@ -508,4 +511,4 @@ def sweep(params: BatteryParams, F, methods=("mean-field", "exact"), progress: b
     nulls: list = []
     out = clean(out, nulls)
     out["null_reasons"] = {p: _null_reason(p) for p in nulls}
-    return out
+    return ThresholdResult(out, params.replace(F=float(F[-1])))
