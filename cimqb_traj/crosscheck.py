@@ -457,61 +457,70 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
         resources.check_charge(params, t, m, ntraj=samples if m in PHASE_SPACE else ntraj, groups=groups,
                                n_jobs=n_jobs)
 
+    given, conv, refs = _references(params, t, tol, converged, progress)
+    ex = {"given": _exact_values(given)}
+    if conv is not None:
+        ex["converged"] = _exact_values(conv)
+    rows, verdicts, results = [], {}, {}
+    for m in methods:
+        ref = "given" if m in TRAJECTORY else "converged"
+        p = params if ref == "given" else conv.params
+        res, mrows, verdicts[m] = _check_one(m, p, t, ntraj if m in TRAJECTORY else samples, seed, groups, n_jobs,
+                                             tol, mf_rtol, progress, ex[ref], ref)
+        if res is not None:
+            verdicts[m]["truncation"] = given.truncation if m in TRAJECTORY else (res.truncation or {})
+            results[m] = res
+            rows.extend(mrows)
+    return CrossCheck(params=params, t=t, methods=methods, ntraj=ntraj, samples=samples, seed=seed, groups=groups,
+                      references=refs, exact=ex, rows=rows, verdicts=verdicts, results=results)
+
+
+def _references(params, t, tol, converged, progress):
+    """(the exact run at params' truncation, the converged run or None, the references' header)."""
     t0 = time.perf_counter()
     given = _exact(params, t, tol, progress)
     refs = {"given": {"Ns": params.Ns, "Np": params.Np, "truncation": given.truncation,
                       "wall_s": time.perf_counter() - t0}}
     t0 = time.perf_counter()
-    ex = {"given": _exact_values(given)}
-    conv = None
     if converged is True:
         conv, steps = converged_truncation(params, t, tol, start=given, progress=progress)
         how = ("searched: both dimensions grown to M with smaller(M) = N until the guard's verdict is ok at "
                f"trunc_tol={tol:g} (" + ", ".join(f"{s['Ns']}/{s['Np']} {s['verdict']}" for s in steps) + ")")
-        refs["converged"] = {"Ns": conv.params.Ns, "Np": conv.params.Np, "truncation": conv.truncation,
-                             "steps": steps, "how": how, "wall_s": time.perf_counter() - t0}
     elif converged:
         conv = _exact(params.replace(Ns=converged[0], Np=converged[1]), t, tol, progress)
-        refs["converged"] = {"Ns": converged[0], "Np": converged[1], "truncation": conv.truncation,
-                             "steps": [_step(conv)], "how": "given (converged=(Ns, Np)); its verdict is not enforced",
-                             "wall_s": time.perf_counter() - t0}
-    if conv is not None:
-        ex["converged"] = _exact_values(conv)
+        steps, how = [_step(conv)], "given (converged=(Ns, Np)); its verdict is not enforced"
+    else:
+        return given, None, refs
+    refs["converged"] = {"Ns": conv.params.Ns, "Np": conv.params.Np, "truncation": conv.truncation,
+                         "steps": steps, "how": how, "wall_s": time.perf_counter() - t0}
+    return given, conv, refs
 
-    rows, verdicts, results = [], {}, {}
-    for m in methods:
-        ref = "given" if m in TRAJECTORY else "converged"
-        p = params if ref == "given" else conv.params
-        n = ntraj if m in TRAJECTORY else samples
-        t0 = time.perf_counter()
-        only_n_s, note = m == "mean-field", None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", TruncationWarning)
-                res = RUNNERS[m](m, p, t, n, seed, groups, n_jobs, tol, progress)
-        except TruncationError as e:
-            if m not in PHASE_SPACE or e.result is None:
-                verdicts[m] = _refused(m, ref, e, time.perf_counter() - t0)
-                continue
-            res, only_n_s = e.result, True  # the Fock estimate is refused; <n_s> is untruncated
-            note = f"W, W_c, W_i not compared: its Fock estimate is refused ({_one_line(e)})"
-        except Refused as e:
-            verdicts[m] = _refused(m, ref, e, time.perf_counter() - t0)
-            continue
-        wall = time.perf_counter() - t0
-        if getattr(res, "interrupted", False):
-            raise KeyboardInterrupt(f"{m} was interrupted; the cross-check needs every run complete")
-        results[m] = res
-        mrows = _rows(m, res, ex[ref], ("n_s",) if only_n_s and m != "mean-field" else QUANTITIES)
-        judged = [r for r in mrows if not only_n_s or r["quantity"] == "n_s"]
-        v = _judge(m, judged, getattr(res, "groups", groups), mf_rtol, only_n_s and m != "mean-field")
-        trunc = given.truncation if m in TRAJECTORY else (res.truncation or {})
-        v.update(reference=ref, reference_Ns=p.Ns, reference_Np=p.Np, wall_s=wall,
-                 truncation=trunc, note=note, n=int(getattr(res, "ntraj", n)) if m != "mean-field" else None)
-        verdicts[m] = v
-        rows.extend(mrows)
-    return CrossCheck(params=params, t=t, methods=methods, ntraj=ntraj, samples=samples, seed=seed, groups=groups,
-                      references=refs, exact=ex, rows=rows, verdicts=verdicts, results=results)
+
+def _check_one(m, p, t, n, seed, groups, n_jobs, tol, mf_rtol, progress, ref_values, ref):
+    """Run method ``m`` and judge it: (result or None, table rows, verdict dict)."""
+    t0 = time.perf_counter()
+    only_n_s, note = m == "mean-field", None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)
+            res = RUNNERS[m](m, p, t, n, seed, groups, n_jobs, tol, progress)
+    except TruncationError as e:
+        if m not in PHASE_SPACE or e.result is None:
+            return None, [], _refused(m, ref, e, time.perf_counter() - t0)
+        res, only_n_s = e.result, True  # the Fock estimate is refused; <n_s> is untruncated
+        note = f"W, W_c, W_i not compared: its Fock estimate is refused ({_one_line(e)})"
+    except Refused as e:
+        return None, [], _refused(m, ref, e, time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    if getattr(res, "interrupted", False):
+        raise KeyboardInterrupt(f"{m} was interrupted; the cross-check needs every run complete")
+    partial = only_n_s and m != "mean-field"  # mean field: all listed, <n_s> judged
+    rows = _rows(m, res, ref_values, ("n_s",) if partial else QUANTITIES)
+    judged = [r for r in rows if not only_n_s or r["quantity"] == "n_s"]
+    v = _judge(m, judged, getattr(res, "groups", groups), mf_rtol, partial)
+    v.update(reference=ref, reference_Ns=p.Ns, reference_Np=p.Np, wall_s=wall, note=note,
+             n=None if m == "mean-field" else int(getattr(res, "ntraj", n)))
+    return res, rows, v
 
 
 def _refused(m, ref, e, wall) -> dict:
