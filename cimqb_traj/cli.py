@@ -132,6 +132,7 @@ _NOTE = {"Ns": "photon numbers 0..Ns-1", "Np": "photon numbers 0..Np-1",
 
 #: The last time of the output grid t = 0, dt_out, ..., t_end: the same meaning in every command.
 T_END = "last output time: the output grid is t = 0, dt_out, 2 dt_out, ..., t_end"
+T_END_FROM_0 = T_END + ", counted from the start (t = 0: the pump is switched on)"
 
 
 def _show(v) -> str:
@@ -179,6 +180,23 @@ _TIMES = {"charge": {"t_end": 40.0, "dt_out": 0.1}, "discharge": {"t0": 10.0, "t
 
 def _time_arg(g, dest: str, defaults: dict, text: str) -> None:
     g.add_argument(_opt(dest), type=_real, default=defaults[dest], help=unit_help(dest, text, defaults[dest]))
+
+
+def _from_params(p) -> None:
+    """The model options of a parser built elsewhere (``crosscheck.add_parser``): help and default
+    from the parameter definitions, as ``add_param`` gives them."""
+    by_option = {o: k for k, o in PARAM_OPTIONS.items()}
+    for action in p._actions:
+        name = next((by_option[o] for o in action.option_strings if o in by_option), None)
+        if name is not None:
+            if action.default is not None:
+                action.default = param_default(name)
+            action.help = param_help(name, note="the trajectories' and the exact reference's truncation"
+                                     if name in ("Ns", "Np") else "")
+        elif "--t-end" in action.option_strings:
+            action.help = unit_help("t_end", T_END_FROM_0, action.default)
+        elif "--dt-out" in action.option_strings:
+            action.help = unit_help("dt_out", "output step", action.default)
 
 
 def _dflt(table: dict, dest: str, text: str) -> str:
@@ -231,7 +249,7 @@ def _model_args(p: argparse.ArgumentParser, discharge: bool):
             add_param(g, name, load=True)
         _time_arg(g, "t_end", times, T_END + ", counted from t0")
     else:
-        _time_arg(g, "t_end", times, T_END + ", counted from the start (t = 0: the pump is switched on)")
+        _time_arg(g, "t_end", times, T_END_FROM_0)
         for name in ("t_off", "eps", "t_ramp"):
             add_param(g, name)
     _time_arg(g, "dt_out", times, "output step")
@@ -326,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import crosscheck
 
     cc = crosscheck.add_parser(sub, epilog=EPILOG)
+    _from_params(cc)
     if "--method" not in cc._option_string_actions:  # crosscheck spells it --methods: accept --method too
         cc.add_argument("--method", dest="methods", help="the same as --methods")
     rf = sub.add_parser("run", help="a run file (TOML): sweep parameters, write one netCDF dataset",
