@@ -360,11 +360,11 @@ class ThresholdResult(dict):
     members, ``to_xarray``, ``save`` and ``load``.  A dict, so the command line can add members
     (e.g. ``res["params"]``) before writing its JSON; ``save`` writes whatever it holds.
 
-    Dataset layout: coordinate ``F``; ``method`` (the methods run, in order) and ``definition``
-    (the threshold estimates' definitions); per-method curves over F as variables
-    ``(method, F)`` (``n_s``, ``n_s_err``, ``bimodality``, ``bimodality_err``: attribute
+    Dataset layout: coordinate ``F``; ``methods`` (the methods run, in order; not ``method``,
+    which ``Dataset.sel`` takes as its own keyword) and ``definition`` (the threshold estimates'
+    definitions); per-method curves over F as variables ``(methods, F)`` (``n_s``, ``n_s_err``, ``bimodality``, ``bimodality_err``: attribute
     ``methods`` lists the methods that have the curve, the other rows are NaN), the estimates as
-    ``F_th_quantum`` / ``F_th_quantum_err`` ``(method, definition)`` (NaN: none, the reason is in
+    ``F_th_quantum`` / ``F_th_quantum_err`` ``(methods, definition)`` (NaN: none, the reason is in
     ``members``); ``F_th_meanfield`` and ``trunc_tol`` as global attributes (absent: None); every
     other member as strict JSON in the global attribute ``members``; the model parameters and
     the provenance as in every result file; ``definitions`` (JSON) names each method's estimates
@@ -424,7 +424,7 @@ class ThresholdResult(dict):
         F = self.F
         a = dataset._attrs
         coords = {"F": ("F", F, a(*dataset.QUANTITIES["F"])),
-                  "method": ("method", np.array(methods, dtype=str), a("1", "method")),
+                  "methods": ("methods", np.array(methods, dtype=str), a("1", "method (threshold.METHODS)")),
                   "definition": ("definition", np.array(defs, dtype=str),
                                  a("1", "definition of the quantum threshold estimate (threshold module)"))}
         data = {}
@@ -440,7 +440,7 @@ class ThresholdResult(dict):
             units, long = dataset._unit(key)
             if key.endswith("_err"):
                 long += ": standard error"
-            data[key] = (("method", "F" if curve else "definition"), arr,
+            data[key] = (("methods", "F" if curve else "definition"), arr,
                          a(units, long, methods=" ".join(m for m in methods if m in self[key])))
         attrs = {"kind": type(self).__name__}
         nones = [k for k in self._SCALARS if k in self and self[k] is None]
@@ -477,7 +477,7 @@ class ThresholdResult(dict):
         from .dataset import _scalar
 
         a = ds.attrs
-        methods = [str(m) for m in ds["method"].values]
+        methods = [str(m) for m in ds["methods"].values]
         defs = [str(d) for d in ds["definition"].values]
         members, definitions = json.loads(a["members"]), json.loads(a["definitions"])
         nones = set(str(a.get("none_members", "")).split())
