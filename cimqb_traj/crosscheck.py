@@ -612,7 +612,9 @@ def plot(doc: dict, path=None):
             v = np.array([r["value"] for r in rows])
             e = np.array([r["err"] if r["err"] is not None else np.nan for r in rows], float)
             color = f"C{i}"
-            ax.plot(tt, v, "o-", ms=3, color=color, lw=1, label=f"{m} ({doc['verdicts'][m]['verdict']})")
+            vd = doc["verdicts"][m]
+            ax.plot(tt, v, "o-", ms=3, color=color, lw=1,
+                    label=f"{m} ({vd['verdict']}{'; <n_s> only' if vd.get('note') else ''})")
             if np.any(np.isfinite(e)):
                 ax.fill_between(tt, v - np.nan_to_num(e), v + np.nan_to_num(e), color=color, alpha=0.25, lw=0)
         ax.set_xlabel(r"time $t$ ($1/\gamma_s$)")
