@@ -123,8 +123,8 @@ NOT_APPLICABLE = [
     (["discharge", "--engine", "fast"], "--engine"),  # discharge has no engine choice
     (["threshold", "--samples", "100"], "--samples"),  # methods mean-field,exact
     (["threshold", "--dt", "0.01"], "--dt"),
-    (["threshold", "--methods", "mean-field", "--ns", "12"], "--ns"),
-    (["threshold", "--methods", "mean-field,wigner", "--trunc-tol", "0.1"], "--trunc-tol"),
+    (["threshold", "--method", "mean-field", "--ns", "12"], "--ns"),
+    (["threshold", "--method", "mean-field,wigner", "--trunc-tol", "0.1"], "--trunc-tol"),
     (["phase-selection", "--method", "wigner", "--ns", "12"], "--ns"),
     (["phase-selection", "--method", "exact", "--dt", "0.01"], "--dt"),
     (["phase-selection", "--method", "mean-field", "--ntraj", "10"], "--ntraj"),

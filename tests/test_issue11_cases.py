@@ -250,7 +250,7 @@ def test_case_json_is_strict_with_reasons(capsys):
     doc = strict_json(out)
     assert all(v is None for v in doc["W_err"]) and "group" in doc["null_reasons"]["W_err"]
     # a threshold sweep whose range has no threshold (NaN estimates before the fix)
-    rc, out, err = run_cli(capsys, ["threshold", "--methods", "mean-field", "--F-min", "0.5", "--F-max", "1",
+    rc, out, err = run_cli(capsys, ["threshold", "--method", "mean-field", "--F-min", "0.5", "--F-max", "1",
                                     "--json"])
     assert rc == 0, err
     strict_json(out)

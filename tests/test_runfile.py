@@ -39,7 +39,8 @@ def test_two_swept_parameters_equal_separate_runs(tmp_path, capsys):
         assert ds.W.dims[:3] == ("F", "kappa", "t") and ds.sizes["F"] == 2 and ds.sizes["kappa"] == 2
         assert ds.F.attrs["units"] == "sqrt(gamma_s)" and ds.kappa.attrs["units"] == "gamma_s"
         assert ds.attrs["sweep"] == "F kappa" and "git_commit" in ds.attrs and "[sweep.F]" in ds.attrs["runfile"]
-        assert "F" not in ds.attrs and "kappa" not in ds.attrs  # a swept value is a coordinate, not one attribute
+        # a swept value is a coordinate, not one attribute nor a per-point variable
+        assert not {"F", "kappa"} & set(ds.attrs) and not {"point_F", "point_kappa"} & set(ds.data_vars)
         t = ds.t.values
         assert np.allclose(t, [0.0, 0.5, 1.0])
         for F in (0.8, 1.4):
