@@ -1,4 +1,14 @@
-"""Command line: ``cimqb-traj charge | discharge | threshold | phase-selection | reproduce``.
+"""Command line: ``cimqb-traj charge | discharge | threshold | phase-selection | crosscheck | run | reproduce``.
+
+One vocabulary in every command: ``--method`` (a comma-separated list where a command runs
+several), lists comma-separated, ``--ntraj`` the number of trajectories or phase-space samples,
+``--t-end`` the last time of the output grid t = 0, dt_out, ..., t_end (counted from the start of
+charging; in ``discharge`` from ``--t0``, where its time axis starts), ``--out DIR`` the folder the
+files go to, ``--json`` one JSON object on stdout.  The model options' help (long name, unit,
+default) is read from the parameter definitions: ``dataset.QUANTITIES`` and the fields of
+``BatteryParams`` / ``LoadParams`` (``PARAM_OPTIONS``, ``add_param``).  Former spellings
+(``_DEPRECATED``: threshold's ``--methods``, ``--samples``) still work, with a one-line warning.
+``run FILE.toml`` runs a run file (``cimqb_traj.runfile``).
 
 Every command checks its input before it computes: bad values, options that do not apply to the
 chosen method, and runs that would exceed this machine's memory, CPU count or a step budget
@@ -816,7 +826,7 @@ def _run(a) -> int:
 
     study = runfile.load(a.runfile)  # the whole file is checked before anything runs
     path, ds = runfile.run(study, a.out, progress=False if a.no_progress else None)
-    sweeps = {name: [float(v) for v in values] for name, values in study.sweeps}
+    sweeps = dict(study.sweeps)
     if a.json:
         _print_json({"file": path, "command": study.command, "method": study.method, "sweep": sweeps,
                      "dims": {k: int(v) for k, v in ds.sizes.items()}})
