@@ -164,6 +164,8 @@ def gaussian_ergotropy(mean, cov, omega: float = 1.0) -> Ergotropy:
     cov : array (2, 2)
         Symmetrised covariance of (x, p); the vacuum has cov = I/2.
 
+    Notes
+    -----
     The energy is omega (|<a>|^2 + (Tr cov - 1)/2); the passive state of a Gaussian state is
     the thermal state of the same symplectic eigenvalue nu = sqrt(det cov), with energy
     omega (nu - 1/2).  Hence W = omega (|<a>|^2 + (Tr cov - 1)/2 - sqrt(det cov) + 1/2).

@@ -52,7 +52,7 @@ import socket
 
 from .errors import ResourceError
 
-__all__ = ["MAX_STEPS", "MAX_WORK", "MAX_OUTPUT_TIMES", "MAX_SWEEP_POINTS", "MEMORY_FRACTION",
+__all__ = ["MOVING_BASIS", "MAX_STEPS", "MAX_WORK", "MAX_OUTPUT_TIMES", "MAX_SWEEP_POINTS", "MEMORY_FRACTION",
            "WORKER_BASE", "SCHEDULER_TIMEOUT", "available_memory", "cpu_count", "spectral_bound",
            "packed_size", "check_grid", "check_jobs", "check_scheduler", "check_charge",
            "check_discharge", "check_ensemble", "check_sweep", "check_phase_selection"]

@@ -40,8 +40,6 @@ exclude_patterns = ["_build"]
 # types are free text and there is no inventory of numpy / qutip / xarray offline.
 nitpicky = True
 nitpick_ignore_regex = [(r"py:class", r".*")]
-# MOVING_BASIS is named by the resources docstring but not in that module's __all__.
-nitpick_ignore = [("py:data", "MOVING_BASIS")]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 html_theme_options = {"description": "a quantum battery in a degenerate optical parametric oscillator"}
