@@ -5,6 +5,7 @@ names, every parameter and the provenance (``cimqb_traj.dataset``: the layout); 
 netCDF-4 (HDF5, through h5netcdf), so ``xarray.open_dataset`` or any netCDF-4 / HDF5 reader opens
 it without this package.  :func:`load` reads these files and the older HDF5 layout (one dataset
 per array, parameters as attributes with None written 'none', one group per trajectory record).
+:class:`ThresholdResult` (a threshold sweep) saves, converts and loads the same way.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ class ChargeResult(_Result):
     """Charging dynamics: the reduced signal state and its ergotropy on the output grid.
 
     Energies and ergotropies are in units of gamma_s with ladder n * params.omega_s
-    (omega_s = 1: photon numbers).  ``n_p`` is the pump photon number, ``tail_s`` / ``tail_p``
-    the populations of the highest Fock level kept (truncation diagnostics).
+    (omega_s = 1: photon numbers).  ``n_s`` / ``n_p`` are the signal / pump photon numbers,
+    ``tail_s`` / ``tail_p`` the populations of the highest Fock level kept (truncation
+    diagnostics).  QuTiP's names: ``times`` (= ``t``), ``states`` (``rho_s`` as ``qutip.Qobj``),
+    ``expect`` / ``expect_err`` (the ``e_ops`` of ``cimqb_traj.solve``).  The standard errors
+    ``*_err`` are None here (deterministic); :class:`TrajectoryResult` holds arrays.
     """
 
     rho_s: np.ndarray = None
