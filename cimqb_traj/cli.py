@@ -192,23 +192,6 @@ def _time_arg(g, dest: str, defaults: dict, text: str) -> None:
     g.add_argument(_opt(dest), type=_real, default=defaults[dest], help=unit_help(dest, text, defaults[dest]))
 
 
-def _from_params(p) -> None:
-    """The model options of a parser built elsewhere (``crosscheck.add_parser``): help and default
-    from the parameter definitions, as ``add_param`` gives them."""
-    by_option = {o: k for k, o in PARAM_OPTIONS.items()}
-    for action in p._actions:
-        name = next((by_option[o] for o in action.option_strings if o in by_option), None)
-        if name is not None:
-            if action.default is not None:
-                action.default = param_default(name)
-            action.help = param_help(name, note="the trajectories' and the exact reference's truncation"
-                                     if name in ("Ns", "Np") else "")
-        elif "--t-end" in action.option_strings:
-            action.help = unit_help("t_end", T_END_FROM_0, action.default)
-        elif "--dt-out" in action.option_strings:
-            action.help = unit_help("dt_out", "output step", action.default)
-
-
 def _dflt(table: dict, dest: str, text: str) -> str:
     return f"{text} (default: {_show(table[dest])})"
 
@@ -353,10 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     spin_cli.add_parser(sub, _real, epilog=EPILOG)
     from . import crosscheck
 
-    cc = crosscheck.add_parser(sub, epilog=EPILOG)
-    _from_params(cc)
-    if "--method" not in cc._option_string_actions:  # crosscheck spells it --methods: accept --method too
-        cc.add_argument("--method", dest="methods", help="the same as --methods")
+    crosscheck.add_parser(sub, epilog=EPILOG)
     rf = sub.add_parser("run", help="a run file (TOML): sweep parameters, write one netCDF dataset",
                         description=runfile_doc(), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     rf.add_argument("runfile", metavar="FILE.toml", help="the run file")

@@ -65,16 +65,15 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import exact, resources, truncation
+from . import resources, truncation
+from .dataset import provenance, units_block
 from .errors import Refused
-from .jsonio import clean
 from .params import BatteryParams
 from .results import atomic_path
 from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
@@ -94,8 +93,8 @@ FAMILY_RATE = 1e-3
 RARE = 10
 #: Most growth steps of the converged-truncation search.
 MAX_STEPS = 12
-UNITS = {"t": "1/gamma_s", "W": "omega_s", "W_c": "omega_s", "W_i": "omega_s", "n_s": "photons",
-         "err": "as the quantity", "z": "standard errors"}
+#: The default compared times t = 0, DT_OUT, ..., T_END (1/gamma_s).
+T_END, DT_OUT = 40.0, 4.0
 _LABEL = {"W": "W", "W_c": "W_c", "W_i": "W_i", "n_s": "<n_s>"}
 
 
@@ -126,6 +125,8 @@ def _exact_values(res) -> dict:
 
 def _exact(params, t, tol, progress):
     """Exact run with the guard; a refused truncation still returns the run (its verdict says so)."""
+    from . import exact  # qutip: imported when a run starts, not with the command line
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TruncationWarning)
@@ -171,6 +172,8 @@ def converged_truncation(params: BatteryParams, t, trunc_tol: float = TRUNC_TOL,
     Refused
         No truncation within ``MAX_STEPS`` steps (or within this machine's resources) is ok.
     """
+    from . import exact
+
     tol = check_tol(trunc_tol)
     if tol == 0:
         raise ValueError("trunc_tol: the converged truncation needs the guard (trunc_tol > 0)")
@@ -328,13 +331,17 @@ class CrossCheck:
     results: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        """The JSON document (strict after ``jsonio.clean``): the header, the table and the verdicts."""
-        return {"params": self.params.to_dict(), "t": [float(x) for x in self.t], "methods": list(self.methods),
-                "ntraj": self.ntraj, "samples": self.samples, "seed": self.seed, "groups": self.groups,
-                "reference_rule": REFERENCE_RULE, "compared": COMPARED, "units": UNITS,
-                "references": self.references,
-                "exact": {r: {q: [float(x) for x in v] for q, v in d.items()} for r, d in self.exact.items()},
-                "table": self.rows, "verdicts": self.verdicts}
+        """The JSON document (strict after ``jsonio.clean``): the header, the table, the verdicts,
+        ``units`` (``dataset.units_block`` of the document and of the compared quantities; a row's
+        ``value``, ``err`` and ``exact`` are in its quantity's unit, ``z`` in standard errors) and
+        ``provenance`` (``dataset.provenance``: package version, git commit, date, command line)."""
+        doc = {"params": self.params.to_dict(), "t": [float(x) for x in self.t], "methods": list(self.methods),
+               "ntraj": self.ntraj, "samples": self.samples, "seed": self.seed, "groups": self.groups,
+               "reference_rule": REFERENCE_RULE, "compared": COMPARED, "references": self.references,
+               "exact": {r: {q: [float(x) for x in v] for q, v in d.items()} for r, d in self.exact.items()},
+               "table": self.rows, "verdicts": self.verdicts}
+        units = {**units_block(doc), **units_block(dict.fromkeys(QUANTITIES)), "z": "1"}
+        return {**doc, "units": units, "provenance": provenance()}
 
     def table(self) -> str:
         """The printed table (text)."""
@@ -403,7 +410,7 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
     params : BatteryParams
         Workload (default: the paper's: kappa 0.5, gamma_p 16, F 3, Ns 32, Np 9).
     t : array_like, optional
-        Output times, the compared points (default 0..40 in steps of 4).
+        Output times, the compared points (default ``T_END``, ``DT_OUT``: 0..40 in steps of 4).
     methods : sequence of str
         Any of ``METHODS`` (each once).
     ntraj : int
@@ -437,6 +444,16 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
         The converged search failed, or an exact run exceeds this machine's resources.  A method
         that refuses does not raise: its verdict is ``"outside its validity"``.
     """
+    return _crosscheck(**_checked(params, t, methods, ntraj=ntraj, samples=samples, seed=seed, groups=groups,
+                                  n_jobs=n_jobs, converged=converged, trunc_tol=trunc_tol, mf_rtol=mf_rtol),
+                       progress=progress)
+
+
+def _checked(params, t, methods, *, ntraj, samples, seed, groups, n_jobs, converged, trunc_tol, mf_rtol) -> dict:
+    """The keywords of ``_crosscheck``: the input of :func:`crosscheck` checked (``ValueError``
+    naming the parameter; ``Refused`` beyond this machine's resources) before anything runs."""
+    from . import exact
+
     methods = _check_methods(methods)
     ntraj = _check_count("ntraj", ntraj, 2)
     samples = ntraj if samples is None else _check_count("samples", samples, 2)
@@ -451,12 +468,17 @@ def crosscheck(params: BatteryParams = BatteryParams(), t=None, methods=METHODS,
     converged = _check_converged(converged, methods)
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params: a BatteryParams, got {type(params).__name__}")
-    t = exact.check_times(np.arange(0.0, 41.0, 4.0) if t is None else t)
+    t = exact.check_times(np.arange(0.0, T_END + DT_OUT / 2, DT_OUT) if t is None else t)
     resources.check_charge(params, t, "exact", trunc_tol=tol)
     for m in methods:
         resources.check_charge(params, t, m, ntraj=samples if m in PHASE_SPACE else ntraj, groups=groups,
                                n_jobs=n_jobs)
+    return dict(params=params, t=t, methods=methods, ntraj=ntraj, samples=samples, seed=seed, groups=groups,
+                n_jobs=n_jobs, converged=converged, tol=tol, mf_rtol=mf_rtol)
 
+
+def _crosscheck(params, t, methods, ntraj, samples, seed, groups, n_jobs, converged, tol, mf_rtol, progress):
+    """:func:`crosscheck` on checked input (``_checked``)."""
     given, conv, refs = _references(params, t, tol, converged, progress)
     ex = {"given": _exact_values(given)}
     if conv is not None:
@@ -598,7 +620,7 @@ def plot(doc: dict, path=None):
     axes = fig.subplots(1, 2)
     t = np.asarray(doc["t"])
     styles = {"given": ("k", "--"), "converged": ("k", "-")}
-    for ax, q, ylabel in ((axes[0], "W", r"ergotropy $W$ ($\omega_s$)"),
+    for ax, q, ylabel in ((axes[0], "W", r"ergotropy $W$ ($\hbar\gamma_s$)"),
                           (axes[1], "n_s", r"$\langle n_s\rangle$ (photons)")):
         for name, d in doc["exact"].items():
             c, ls = styles[name]
@@ -627,66 +649,62 @@ def plot(doc: dict, path=None):
 
 
 # ------------------------------------------------------------------------------------------
-# command line
+# command line (``cimqb-traj crosscheck``; the shared pieces are ``cimqb_traj.cli``'s)
 # ------------------------------------------------------------------------------------------
 
-
-class _UsageError(ValueError):
-    """Bad command-line input (one line, exit 2)."""
-
-
-def _real(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+#: the sampled methods' options -> their defaults
+_SAMPLED_DEFAULTS = {"ntraj": 500, "seed": 0, "groups": 20, "n_jobs": 1}
+#: why a JSON value is null (``cli.strict``'s ``null_reasons``)
+_NULL_REASONS = {"table.err": "no standard error: a deterministic method (the mean field)"}
 
 
 def add_parser(sub, epilog: str = "") -> argparse.ArgumentParser:
-    """Register ``crosscheck`` on the subparsers ``sub`` (``argparse`` ``add_subparsers()``)."""
-    d = BatteryParams()
+    """Register ``crosscheck`` on the subparsers ``sub`` (``argparse`` ``add_subparsers()``): the
+    model options from the parameter definitions (``cli.add_param``), ``--method`` a
+    comma-separated list (``--methods``, its former spelling, still works with a warning)."""
+    from . import cli
+
     p = sub.add_parser("crosscheck", help="every method beside the exact solver: table, z-scores, verdicts",
                        description=__doc__.split("\n\n")[0] + " " + REFERENCE_RULE + ".", epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
-    for opt, attr, what in (("--kappa", "kappa", "nonlinear coupling"), ("--gamma-s", "gamma_s", "signal decay rate"),
-                            ("--gamma-p", "gamma_p", "pump decay rate"),
-                            ("--F", "F", "pump amplitude F_p/sqrt(gamma_s)"), ("--delta", "delta", "signal detuning"),
-                            ("--nth-s", "nth_s", "signal bath occupation"),
-                            ("--nth-p", "nth_p", "pump bath occupation"),
-                            ("--eps", "eps", "coherent seed on the signal, H = i eps (a_s^dag - a_s)")):
-        g.add_argument(opt, type=_real, default=getattr(d, attr), help=f"{what} ({getattr(d, attr):g})")
-    g.add_argument("--ns", type=int, default=d.Ns, help=f"signal Fock dimension of the trajectories and the exact "
-                                                         f"reference at their truncation ({d.Ns})")
-    g.add_argument("--np", type=int, default=d.Np, help=f"pump Fock dimension, likewise ({d.Np})")
-    g.add_argument("--t-off", type=_real, default=None, help="pump switch-off time (none: pump stays on)")
-    g.add_argument("--t-ramp", type=_real, default=None, help="pump ramp duration (none)")
-    g.add_argument("--t-end", type=_real, default=40.0, help="final time, 1/gamma_s (40)")
-    g.add_argument("--dt-out", type=_real, default=4.0, help="step of the compared output times (4)")
+    for name in ("kappa", "gamma_s", "gamma_p", "F", "delta", "nth_s", "nth_p", "eps"):
+        cli.add_param(g, name)
+    for name in ("Ns", "Np"):
+        cli.add_param(g, name, note="the trajectories' and the exact reference's truncation")
+    for name in ("t_off", "t_ramp"):
+        cli.add_param(g, name)
+    times = {"t_end": T_END, "dt_out": DT_OUT}
+    cli._time_arg(g, "t_end", times, cli.T_END_FROM_0)
+    cli._time_arg(g, "dt_out", times, "step of the compared output times")
     r = p.add_argument_group("cross-check")
-    r.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated ({','.join(METHODS)})")
-    r.add_argument("--ntraj", type=int, default=None, help="jump / homodyne trajectories (500)")
-    r.add_argument("--samples", type=int, default=None, help="positive-p / wigner samples (--ntraj)")
-    r.add_argument("--seed", type=int, default=None, help="seed of every sampled method (0)")
-    r.add_argument("--groups", type=int, default=None, help="jackknife groups of the sampled methods (20)")
-    r.add_argument("--n-jobs", type=int, default=None, help="parallel workers of the sampled methods (1)")
+    r.add_argument("--method", dest="methods", default=None,
+                   help=f"comma-separated, any of {','.join(METHODS)} (default: all)")
+    cli._deprecated(r, "--methods", "methods")
+    d = _SAMPLED_DEFAULTS
+    r.add_argument("--ntraj", type=int, default=None, help=cli._dflt(d, "ntraj", "jump / homodyne trajectories"))
+    r.add_argument("--samples", type=int, default=None, help="positive-p / wigner samples (default: --ntraj)")
+    r.add_argument("--seed", type=int, default=None, help=cli._dflt(d, "seed", "seed of every sampled method"))
+    r.add_argument("--groups", type=int, default=None,
+                   help=cli._dflt(d, "groups", "jackknife groups of the sampled methods"))
+    r.add_argument("--n-jobs", type=int, default=None,
+                   help=cli._dflt(d, "n_jobs", "parallel workers of the sampled methods"))
     r.add_argument("--converged", default="search",
                    help="converged truncation of the phase-space reference: search (grow Ns/Np until the "
-                        "guard says ok), NS,NP, or none (jump / homodyne only) (search)")
-    r.add_argument("--trunc-tol", type=_real, default=TRUNC_TOL,
-                   help=f"truncation guard tolerance, > 0: verdicts and the search target ({TRUNC_TOL:g})")
-    r.add_argument("--mf-rtol", type=_real, default=TRUNC_TOL,
-                   help=f"mean field: relative tolerance of <n_s> against the converged exact run ({TRUNC_TOL:g})")
-    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    r.add_argument("--out", metavar="DIR", help="write crosscheck.json and crosscheck.png into DIR")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        "guard says ok), NS,NP, or none (jump / homodyne only) (default: search)")
+    r.add_argument("--trunc-tol", type=cli._real, default=TRUNC_TOL,
+                   help=cli.unit_help("trunc_tol", "truncation guard tolerance, > 0: the verdicts and the search "
+                                                   "target", TRUNC_TOL))
+    r.add_argument("--mf-rtol", type=cli._real, default=None,
+                   help=f"mean field: relative tolerance of <n_s> against the converged exact run [1] "
+                        f"(default: {TRUNC_TOL:g})")
+    cli._output_args(r, "crosscheck.json and crosscheck.png")
     return p
 
 
-_SAMPLED_DEFAULTS = {"seed": 0, "groups": 20, "n_jobs": 1}
-
-
 def _converged_arg(text: str):
+    from .cli import UsageError
+
     if text == "search":
         return True
     if text == "none":
@@ -694,78 +712,74 @@ def _converged_arg(text: str):
     try:
         ns, np_ = (int(x) for x in text.split(","))
     except ValueError:
-        raise _UsageError(f"--converged: search, none or NS,NP (two integers), got {text!r}") from None
+        raise UsageError(f"--converged: search, none or NS,NP (two integers), got {text!r}") from None
     return ns, np_
 
 
-def _grid(t_end: float, dt: float) -> np.ndarray:
-    n = resources.check_grid(t_end, dt)
-    if abs(n * dt - t_end) < 1e-9 * t_end:
-        return np.linspace(0.0, n * dt, n + 1)
-    return np.append(np.arange(n + 1) * dt, t_end)
+def _method_option(a) -> str:
+    """The spelling given for the methods: ``--method``, or the former ``--methods`` (which then
+    fills ``a.methods``; the warning comes once the input is checked, ``cli._warn_deprecated``).
+    Both at once are refused, as in ``threshold``."""
+    from .cli import UsageError
+
+    if a.old_methods is None:
+        return "--method"
+    if a.methods is not None:
+        raise UsageError("--methods: the former spelling of --method; give --method only")
+    a.methods = a.old_methods
+    a.deprecated = [*getattr(a, "deprecated", []), "--methods"]
+    return "--methods"
 
 
 def run(a) -> int:
-    """Run the ``crosscheck`` command from parsed arguments ``a``; returns the exit code (0).
-    Bad input raises ``ValueError`` naming the option (the caller prints one line, exit 2)."""
+    """Run the ``crosscheck`` command from arguments ``a`` parsed by ``cli.build_parser`` (``cli.main``
+    calls it); returns the exit code (0).  Bad input raises ``cli.UsageError`` naming the option
+    (the caller prints one line, exit 2)."""
+    from .cli import UsageError
+
+    m_opt = _method_option(a)
     try:
-        return _run(a)
-    except _UsageError:
-        raise
+        return _run(a, m_opt)
     except ValueError as e:  # from the API: name the option instead of the parameter
-        raise _UsageError(_option_first(_one_line(e))) from None
+        raise UsageError(_option_first(_one_line(e), m_opt)) from None
     except Refused as e:  # e.g. the converged search: "converged: ..." -> "--converged: ..."
-        msg = _option_first(_one_line(e))
+        msg = _option_first(_one_line(e), m_opt)
         if msg == _one_line(e):
             raise
         raise type(e)(msg) from None
 
 
-def _run(a) -> int:
-    methods = _check_methods(a.methods)
+def _run(a, m_opt: str) -> int:
+    import json
+
+    from . import cli
+
+    methods = _check_methods(METHODS if a.methods is None else a.methods)
     sampled_tr = [m for m in methods if m in TRAJECTORY]
     sampled_ps = [m for m in methods if m in ("positive-p", "wigner")]
     if a.ntraj is not None and not sampled_tr:
-        raise _UsageError(f"--ntraj: applies to jump / homodyne only, not {','.join(methods)}")
+        raise cli.UsageError(f"--ntraj: applies to jump / homodyne only, not {m_opt} {','.join(methods)}")
     if a.samples is not None and not sampled_ps:
-        raise _UsageError(f"--samples: applies to positive-p / wigner only, not {','.join(methods)}")
+        raise cli.UsageError(f"--samples: applies to positive-p / wigner only, not {m_opt} {','.join(methods)}")
     for dest, default in _SAMPLED_DEFAULTS.items():
-        if getattr(a, dest) is not None and not (sampled_tr or sampled_ps):
-            raise _UsageError(f"--{dest.replace('_', '-')}: applies to the sampled methods (jump, homodyne, "
-                              f"positive-p, wigner) only, not {','.join(methods)}")
+        if dest != "ntraj" and getattr(a, dest) is not None and not (sampled_tr or sampled_ps):
+            raise cli.UsageError(f"{cli._opt(dest)}: applies to the sampled methods (jump, homodyne, positive-p, "
+                                 f"wigner) only, not {m_opt} {','.join(methods)}")
         if getattr(a, dest) is None:
             setattr(a, dest, default)
-    if "mean-field" not in methods and a.mf_rtol != TRUNC_TOL:
-        raise _UsageError("--mf-rtol: applies to the mean-field method only")
-    ntraj = 500 if a.ntraj is None else a.ntraj
-    if a.ntraj is not None and a.ntraj < 2:
-        raise _UsageError(f"--ntraj: must be >= 2, got {a.ntraj}")
-    if a.samples is not None and a.samples < 2:
-        raise _UsageError(f"--samples: must be >= 2, got {a.samples}")
-    conv = _converged_arg(a.converged)
-    p = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, F=a.F, delta=a.delta, nth_s=a.nth_s,
-                      nth_p=a.nth_p, Ns=a.ns, Np=a.np, t_off=a.t_off, eps=a.eps, t_ramp=a.t_ramp)
-    t = _grid(a.t_end, a.dt_out)
+    if a.mf_rtol is not None and "mean-field" not in methods:
+        raise cli.UsageError(f"--mf-rtol: applies to the mean-field method only, not {m_opt} {','.join(methods)}")
+    kw = _checked(cli._battery(a), cli._grid(a.t_end, a.dt_out), methods, ntraj=a.ntraj, samples=a.samples,
+                  seed=a.seed, groups=a.groups, n_jobs=a.n_jobs, converged=_converged_arg(a.converged),
+                  trunc_tol=a.trunc_tol, mf_rtol=TRUNC_TOL if a.mf_rtol is None else a.mf_rtol)
+    cli._warn_deprecated(a)
+    cc = _crosscheck(**kw, progress=False if a.no_progress else None)
+    doc = cli.strict(cc.to_dict(), {"reasons": _NULL_REASONS})  # the strict JSON of every command
     if a.out:
-        try:  # before minutes of computing
-            os.makedirs(a.out, exist_ok=True)
-            with tempfile.TemporaryFile(dir=a.out):
-                pass
-        except OSError as e:
-            raise _UsageError(f"--out: cannot write to {a.out!r} ({e.strerror or e})") from None
-    cc = crosscheck(p, t, methods, ntraj=ntraj, samples=a.samples, seed=a.seed, groups=a.groups,
-                    n_jobs=a.n_jobs, converged=conv, trunc_tol=a.trunc_tol, mf_rtol=a.mf_rtol,
-                    progress=False if a.no_progress else None)
-    doc = clean(cc.to_dict())
-    if a.out:
-        import json
-
         with atomic_path(os.path.join(a.out, "crosscheck.json")) as tmp, open(tmp, "w") as f:
             json.dump(doc, f, allow_nan=False, indent=1)
         cc.plot(os.path.join(a.out, "crosscheck.png"))
     if a.json:
-        import json
-
         print(json.dumps(doc, allow_nan=False))
     else:
         print(cc.table())
@@ -779,38 +793,25 @@ _NAMES = ("kappa", "gamma_s", "gamma_p", "F", "delta", "nth_s", "nth_p", "Ns", "
           "converged")
 
 
-def _option_first(msg: str) -> str:
+def _option_first(msg: str, method_option: str = "--method") -> str:
     """``msg`` led by the command-line option of the parameter it names first ("ntraj: ..." becomes
-    "--ntraj: ...", "kappa must be ..." becomes "--kappa: kappa must be ...")."""
+    "--ntraj: ...", "kappa must be ..." becomes "--kappa: kappa must be ...", "methods: ..." the
+    spelling ``method_option`` the user gave)."""
     name = re.split(r"[\s:=]", msg, maxsplit=1)[0]
     if name not in _NAMES:
         return msg
-    opt = "--" + (name.lower() if name in ("Ns", "Np") else name.replace("_", "-"))
+    opt = method_option if name == "methods" else "--" + (name.lower() if name in ("Ns", "Np") else
+                                                          name.replace("_", "-"))
     rest = msg[len(name):]
     return f"{opt}:{rest[1:]}" if rest.startswith(":") else f"{opt}: {msg}"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, no usage dump
-        raise _UsageError(message)
-
-
 def main(argv=None) -> int:
-    """``cimqb-traj crosscheck`` alone (for tests and ``python -m``): parse, run, map errors to
-    exit 2 and one line on stderr."""
-    parser = _Parser(prog="cimqb-traj")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_parser(sub)
-    try:
-        a = parser.parse_args(argv)
-        return run(a)
-    except (ValueError, Refused) as e:
-        print(f"cimqb-traj: error: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:
-        print(f"cimqb-traj: interrupted{': ' + _one_line(e) if str(e) else ''}; nothing was written",
-              file=sys.stderr)
-        return 130
+    """``cimqb-traj crosscheck ...`` (``argv`` starts with ``crosscheck``; ``python -m
+    cimqb_traj.crosscheck crosscheck ...``): the package's command line, ``cli.main``."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ fails them by chance with probability <= 1e-3.
 """
 
 import json
+import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from stats import z_crit as stats_z_crit
 
-from cimqb_traj import BatteryParams, exact
+from cimqb_traj import BatteryParams, __version__, dataset, exact
 from cimqb_traj import crosscheck as cc
+from cimqb_traj.dataset import QUANTITIES
 from cimqb_traj.jsonio import clean
 
 SMALL = BatteryParams(kappa=1.0, F=1.5, Ns=10, Np=5)
@@ -183,19 +187,58 @@ CLI_SMALL = ["crosscheck", "--kappa", "1", "--F", "1.5", "--ns", "8", "--np", "5
 
 
 def test_cli_json_and_files(capsys, tmp_path):
-    argv = CLI_SMALL + ["--methods", "jump,mean-field", "--ntraj", "40", "--json", "--out", str(tmp_path)]
+    argv = CLI_SMALL + ["--method", "jump,mean-field", "--ntraj", "40", "--dt-out", "0.8", "--json",
+                        "--out", str(tmp_path)]
     assert cc.main(argv) == 0
     out = strict_loads(capsys.readouterr().out)  # strict: the mean field's missing errors are null
+    assert out["t"] == [0.0, 0.8, 1.6, 2.0]  # the package's one output grid (cli._grid): t_end is the last time
     assert out["verdicts"]["jump"]["verdict"] == "agrees", out["verdicts"]["jump"]["reason"]
     assert {r["err"] for r in out["table"] if r["method"] == "mean-field"} == {None}
+    assert "deterministic" in out["null_reasons"]["table.err"]
     assert strict_loads((tmp_path / "crosscheck.json").read_text()) == out
     assert (tmp_path / "crosscheck.png").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crosscheck.json", "crosscheck.png"]
 
 
-@pytest.mark.parametrize("extra, option", [(["--methods", "jump,foo"], "--methods"), (["--ntraj", "1"], "--ntraj"),
-                                           (["--methods", "mean-field", "--seed", "2"], "--seed"),
-                                           (["--methods", "wigner", "--converged", "none"], "--converged"),
+def test_cli_json_has_units_and_provenance(capsys, tmp_path):
+    """The JSON of every command: units from the one table (dataset.QUANTITIES via units_block), and
+    what wrote it (dataset.provenance: version, git commit, the command line), on stdout and in the file."""
+    argv = CLI_SMALL + ["--method", "mean-field", "--converged", "8,5", "--json", "--out", str(tmp_path)]
+    assert cc.main(argv) == 0
+    out = strict_loads(capsys.readouterr().out)
+    assert strict_loads((tmp_path / "crosscheck.json").read_text()) == out
+    for q in ("W", "W_c", "W_i", "n_s", "t", "kappa", "gamma_p", "F", "Ns"):
+        assert out["units"][q] == QUANTITIES[q][0], q
+    prov = out["provenance"]
+    assert prov["cimqb_traj_version"] == __version__
+    assert prov.get("git_commit") == dataset._git().get("git_commit")  # absent only outside a git checkout
+    assert prov["command_line"] == shlex.join(["cimqb-traj", *argv])
+
+
+def test_cli_deprecated_methods_spelling(capsys):
+    """--methods (former spelling) means --method, with threshold's one warning line; both together
+    are refused in one line naming --methods; a bad list names the spelling given."""
+    base = CLI_SMALL + ["--converged", "8,5", "--json"]
+    assert cc.main(base + ["--method", "mean-field"]) == 0
+    new = strict_loads(capsys.readouterr().out)
+    assert cc.main(base + ["--methods", "mean-field"]) == 0
+    captured = capsys.readouterr()
+    old = strict_loads(captured.out)
+    assert old["table"] == new["table"] and old["verdicts"].keys() == new["verdicts"].keys() == {"mean-field"}
+    assert captured.err.strip() == "cimqb-traj: warning: --methods is deprecated: use --method (same meaning)"
+    for extra, option in ((["--methods", "mean-field", "--method", "jump"], "--methods"),
+                          (["--methods", "jump,foo"], "--methods"), (["--methods", "mean-field", "--ntraj", "5"],
+                                                                     "--ntraj")):
+        assert cc.main(CLI_SMALL + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"cimqb-traj: error: {option}"), err
+
+
+@pytest.mark.parametrize("extra, option", [(["--method", "jump,foo"], "--method"), (["--ntraj", "1"], "--ntraj"),
+                                           (["--method", "mean-field", "--seed", "2"], "--seed"),
+                                           (["--method", "wigner", "--converged", "none"], "--converged"),
+                                           (["--method", "jump", "--mf-rtol", "0.1"], "--mf-rtol"),
+                                           (["--method", ""], "--method"),
                                            (["--kappa", "-1"], "--kappa"), (["--converged", "7"], "--converged")])
 def test_cli_bad_input_exits_2_with_one_line(capsys, extra, option):
     assert cc.main(CLI_SMALL + extra) == 2
@@ -206,9 +249,14 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, extra, option):
 def test_cli_wired():
     from cimqb_traj import cli
 
-    try:
-        cli.build_parser().parse_args(["crosscheck", "--methods", "jump"])
-    except Exception:
-        pytest.skip("crosscheck is not registered in cimqb_traj.cli yet")
-    assert cli.main(CLI_SMALL + ["--methods", "jump,bogus"]) == 2
-    assert cli.main(CLI_SMALL + ["--methods", "jump", "--converged", "none", "--ntraj", "40"]) == 0
+    assert cli.main(CLI_SMALL + ["--method", "jump,bogus"]) == 2
+    assert cli.main(CLI_SMALL + ["--method", "jump", "--converged", "none", "--ntraj", "40"]) == 0
+
+
+def test_command_line_does_not_import_qutip():
+    """Importing the command line and building its parser (what --help does) stays light: the
+    exact solver (qutip, seconds) is imported when a cross-check runs."""
+    code = ("import sys, cimqb_traj.cli as c; c.build_parser(); "
+            "sys.exit(1 if 'qutip' in sys.modules else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr or "qutip was imported"

@@ -99,7 +99,7 @@ def test_threshold_cli(tmp_path, capsys):
     (["--F-steps", "3"], "--F-steps"),
     (["--F-min", "2", "--F-max", "1"], "--F-max"),
     (["--F-min", "nan"], "--F-min"),
-    (["--methods", "magic"], "--methods"),
+    (["--method", "magic"], "--method"),
     (["--kappa", "-1"], "--kappa"),
 ])
 def test_threshold_bad_input(argv, name, capsys):
