@@ -232,7 +232,8 @@ def _phase_space(method, params, t, state0, opts, ntraj, seed, n_jobs, progress,
     """A phase-space method through the ensemble runner (as the command line runs them)."""
     from . import phasespace
     from .phasespace._sde import coherent_amplitudes
-    from .trajectories import charge_problem, run
+    from .ensemble import run
+    from .problem import charge_problem
     from .truncation import check_tol
 
     psi0 = None if state0 is None else _ket(params, state0, method)

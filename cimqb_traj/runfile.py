@@ -298,8 +298,8 @@ def _run_point(study: Study, p, load, t0, opts, progress):
 
         return charge(p, t, method=m, trunc_tol=tol, progress=progress, **traj)
     from .phasespace import method
-    from .trajectories.base import charge_problem
-    from .trajectories.ensemble import run as ensemble
+    from .ensemble import run as ensemble
+    from .problem import charge_problem
 
     meth = method(m, trunc_tol=tol, **({"dt": opts["dt"]} if "dt" in opts else {}))
     if m == "mean-field":

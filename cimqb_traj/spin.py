@@ -245,7 +245,8 @@ def phase_selection(params: BatteryParams, method: str = "homodyne", *, ntraj: i
             res.p_plus, res.n_plus = 0.5, None
         res.p_plus_ci = (res.p_plus, res.p_plus)  # deterministic
         return res
-    from .trajectories import charge_problem, run
+    from .ensemble import run
+    from .problem import charge_problem
 
     kw = dict(n_jobs=n_jobs, progress=progress)
     if basis == "displaced":

@@ -78,7 +78,7 @@ import numpy as np
 
 from ..errors import SamplesError
 from ..params import BatteryParams
-from ..trajectories.base import GroupSums, Problem, check_group_args, rng
+from ..problem import GroupSums, Problem, check_group_args, rng
 
 #: A sample diverges when some |z| > DIVERGENCE_SCALE / (kappa h).
 DIVERGENCE_SCALE = 1.0

@@ -335,7 +335,7 @@ class MeanField:
         return state.reduce(problem, parts, result, trunc_tol=self.trunc_tol, sampled=False)
 
     def run_group(self, problem, ids, seed):
-        from ..trajectories.base import GroupSums
+        from ..problem import GroupSums
         from . import _sde
 
         ids = _sde.check_problem(problem, ids, seed)

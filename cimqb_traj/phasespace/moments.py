@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trajectories.ensemble import jackknife
+from ..ensemble import jackknife
 from ._sde import MOMENTS
 
 __all__ = ["moments", "diverged", "bimodality"]

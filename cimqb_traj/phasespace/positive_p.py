@@ -62,7 +62,7 @@ import math
 
 import numpy as np
 
-from ..trajectories.base import GroupSums, Problem
+from ..problem import GroupSums, Problem
 from .. import truncation
 from . import _sde, state
 

@@ -66,7 +66,7 @@ import numpy as np
 from .. import truncation
 from ..errors import SamplesError
 from ..ergotropy import ergotropy_parts
-from ..trajectories.ensemble import jackknife
+from ..ensemble import jackknife
 
 __all__ = ["simplex", "project", "fock_range", "reduce", "ALPHA", "FLOOR"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trajectories.ensemble import run
+from ..ensemble import run
 from .moments import _groups, moments
 
 __all__ = ["step_check"]

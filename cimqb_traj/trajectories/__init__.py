@@ -3,9 +3,11 @@ master equations.
 
 ``charge`` / ``discharge`` run an ensemble of trajectories of a method (``"jump"``: photon
 counting; ``"homodyne"``: diffusive) through the ensemble runner and return results with
-standard errors.  The pieces: ``base`` (the problem and per-group sums), ``jump`` and
-``homodyne`` (the methods; ``moving``: homodyne in a displaced Fock basis per trajectory,
-``basis="displaced"``), ``ensemble`` (seeds, groups, joblib / Dask, reduction).
+standard errors.  The pieces: ``jump`` and ``homodyne`` (the methods; ``moving``: homodyne in a
+displaced Fock basis per trajectory, ``basis="displaced"``) and ``base`` (the trajectories'
+initial state).  The problem and per-group sums (:mod:`cimqb_traj.problem`) and the ensemble
+runner (:mod:`cimqb_traj.ensemble`: seeds, groups, joblib / Dask, reduction) sit beneath this
+package and the phase-space one alike.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import replace
 
 from ..params import BatteryParams, LoadParams
 from ..truncation import TRUNC_TOL, check_tol, disabled, enforce
-from .base import Problem, charge_problem, discharge_problem
-from .ensemble import interval, run
+from ..ensemble import interval, run
+from ..problem import Problem, charge_problem, discharge_problem
 from .jump import Jump
 
 __all__ = ["charge", "discharge", "run", "interval", "Jump", "Problem", "charge_problem",
@@ -76,7 +78,7 @@ def _rho0(params: BatteryParams, psi0):
     """The initial density matrix of a charging run started from the ket ``psi0`` (None: vacuum)."""
     if psi0 is None:
         return None
-    from .base import _ket
+    from ..problem import _ket
 
     v = _ket(psi0, params.Ns * params.Np, "psi0")
     return np.outer(v, v.conj())
@@ -104,7 +106,7 @@ def _rerun_verdict(tol, m, params, t, psi0, ntraj, seed, run_kw, res) -> dict:
     small = params.replace(Ns=ns, Np=np_)
     psi_small = None
     if psi0 is not None:
-        from .base import _ket
+        from ..problem import _ket
 
         v = _ket(psi0, params.Ns * params.Np, "psi0").reshape(params.Ns, params.Np)[:ns, :np_].ravel()
         if not np.linalg.norm(v) > 1e-12:

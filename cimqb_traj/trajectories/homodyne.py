@@ -95,7 +95,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._jump_kernels import _mv_halo
-from .base import GroupSums, Problem, check_group_args, initial_state, rng
+from ..problem import GroupSums, Problem, check_group_args, initial_state, rng
 
 __all__ = ["Homodyne", "STABILITY_BOUND", "NOISE_BOUND", "SCHEMES"]
 

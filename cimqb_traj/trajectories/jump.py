@@ -65,7 +65,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._jump_kernels import _H0, _NRAND, _advance
-from .base import GroupSums, Problem, initial_state, rng
+from ..problem import GroupSums, Problem, initial_state, rng
 
 __all__ = ["Jump"]
 

@@ -107,7 +107,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import Refused
-from .base import GroupSums, Problem, check_group_args, initial_state, rng
+from ..problem import GroupSums, Problem, check_group_args, initial_state, rng
 from .displacement import displace_block, reshift2
 from .homodyne import Homodyne, _steps
 
@@ -583,7 +583,7 @@ class Moving:
         """Attach the dims used, the untruncated moments with their jackknife errors (real and
         imaginary parts separately for <a_s^2>: err(Re) + i err(Im)), the basis statistics and the
         truncation verdict (``verdict``)."""
-        from .ensemble import jackknife
+        from ..ensemble import jackknife
 
         N = sum(q.n for q in parts)
         n = np.array([q.n for q in parts], float)
@@ -621,7 +621,7 @@ def displaced_problem(params, t) -> Problem:
     times, segments (pump switch-off), channels, dims (the lab output sizes), vacuum start."""
     from ..exact import _segments, check_times
     from ..params import BatteryParams
-    from .base import _names
+    from ..problem import _names
 
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")

@@ -1,4 +1,4 @@
-r"""What every unraveling shares: the problem it unravels and the per-group sums it returns.
+r"""What every ensemble method integrates, and the per-group sums it returns.
 
 A :class:`Problem` is a master equation
 
@@ -8,16 +8,25 @@ with piecewise-constant generators (``segments``: no step may cross a segment en
 pump switch-off), on a bipartite space signal (x) other (pump, or the two-level load) with the
 state index ``i_s * No + i_o`` (qutip's ``tensor`` order), an initial state
 ``rho0 = sum_k p0[k] |psi0[k]><psi0[k]|`` (a pure state is K = 1) and output times ``t``.
+``charge_problem`` and ``discharge_problem`` build the charging and discharge problems of
+``exact.charge`` / ``exact.discharge``.
 
-A method (``jump.Jump``, ``homodyne.Homodyne``) turns trajectories ``ids`` of a problem into a
-:class:`GroupSums`: the *sums* over those trajectories of the reduced states and observables at
-the output times.  The ensemble runner (``ensemble.run``) hands each method contiguous groups of
-trajectory indices, so a group's sums, and hence every result, do not depend on how the groups
-are spread over processes, threads or a Dask cluster.
+Who uses it.  Every method the ensemble runner (:mod:`cimqb_traj.ensemble`) drives takes a
+Problem and turns the trajectories or samples ``ids`` of it into a :class:`GroupSums`: the
+*sums* over them of the reduced states and observables at the output times.  The quantum
+trajectories (``trajectories.jump.Jump``, ``trajectories.homodyne.Homodyne``) unravel the
+problem's generators; the moving displaced-Fock basis (``trajectories.moving.Moving``) does the
+same in a basis of its own and adds its bookkeeping to the sums; the phase-space samplers
+(``phasespace.MeanField``, ``PositiveP``, ``Wigner``) read the model parameters from
+``problem.info`` and the initial amplitudes from ``psi0``, and return Fock-estimator sums of the
+same shape.  The runner hands each method contiguous groups of indices, so a group's sums, and
+hence every result, do not depend on how the groups are spread over processes, threads or a
+Dask cluster.  (What only the trajectories share, drawing a trajectory's initial pure state,
+is in ``trajectories.base``.)
 
-Seeds: trajectory k of a run with seed s uses ``numpy.random.SeedSequence(s, spawn_key=(k,))``
-(= ``SeedSequence(s).spawn(n)[k]``) and nothing else; if K > 1 its first draw picks the
-initial state (``initial_state``).
+Seeds: trajectory (or sample) k of a run with seed s uses
+``numpy.random.SeedSequence(s, spawn_key=(k,))`` (= ``SeedSequence(s).spawn(n)[k]``) and nothing
+else (:func:`rng`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ..params import BatteryParams, LoadParams
+from .params import BatteryParams, LoadParams
 
 __all__ = ["Problem", "GroupSums", "check_group_args", "rng", "initial_state", "charge_problem", "discharge_problem"]
 
@@ -159,8 +168,8 @@ def _names(p: BatteryParams, modes) -> tuple:
 def charge_problem(params: BatteryParams, t, psi0=None) -> Problem:
     """The charging master equation of ``exact.charge`` (pump switch-off included); initial state
     ``psi0`` (a ket on signal (x) pump; default the vacuum)."""
-    from .. import model  # qutip: imported here, not in the trajectory workers
-    from ..exact import _segments, check_times
+    from . import model  # qutip: imported here, not in the trajectory workers
+    from .exact import _segments, check_times
 
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
@@ -187,8 +196,8 @@ def discharge_problem(params: BatteryParams, load: LoadParams, t, rho_s0, t0: fl
     trajectory starts in eigenvector k with probability lambda_k (eigenvalues below 1e-14 of
     the largest are dropped; the dropped weight is in ``info['dropped_weight']``).  ``t`` is the
     time since the load was connected (at ``t0``, kept for the record)."""
-    from .. import model
-    from ..exact import check_times
+    from . import model
+    from .exact import check_times
 
     if not isinstance(params, BatteryParams):
         raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")

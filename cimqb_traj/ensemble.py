@@ -1,5 +1,15 @@
 r"""The ensemble runner: seeds, groups, joblib (loky / threading / Dask), progress, reduction.
 
+Who uses it.  Every sampled method is one object with ``run_group(problem, ids, seed) ->
+GroupSums`` (:mod:`cimqb_traj.problem`) that this module drives: the quantum trajectories
+(``trajectories.jump.Jump``, ``trajectories.homodyne.Homodyne``), the moving displaced-Fock basis
+(``trajectories.moving.Moving``) and the phase-space samplers (``phasespace.MeanField``,
+``PositiveP``, ``Wigner``).  A method may add a ``reduce(problem, parts, result)`` hook for what
+it reports differently (``_reduce``); the methods never import joblib or Dask (those that
+report their own errors use ``jackknife``).  Front ends call ``run``: ``trajectories.charge`` /
+``discharge``, ``solve`` (``cimqb_traj.api``), the threshold and spin studies, the command line,
+the cross-check and the run files.
+
 ``run(method, problem, ntraj, seed)`` splits trajectories 0..ntraj-1 into ``groups`` contiguous
 groups, has ``method.run_group`` compute each group's sums (one task per group, on joblib's
 ``loky`` processes, ``threading`` threads, or a Dask cluster through joblib's ``dask``
@@ -32,9 +42,9 @@ import time
 
 import numpy as np
 
-from ..ergotropy import ergotropy_parts
-from ..results import TrajectoryDischargeResult, TrajectoryResult
-from .base import GroupSums, Problem
+from .ergotropy import ergotropy_parts
+from .problem import GroupSums, Problem
+from .results import TrajectoryDischargeResult, TrajectoryResult
 
 __all__ = ["run", "jackknife", "interval", "BACKENDS"]
 
@@ -99,11 +109,12 @@ def _check_int(name, v, low):
 
 def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_jobs: int = 1,
         backend: str = "loky", scheduler=None, progress: bool | None = None, e_ops=None):
-    """Average ``ntraj`` trajectories of ``method`` (``Jump``, ``Homodyne``) on ``problem``.
+    """Average ``ntraj`` trajectories (or samples) of ``method`` on ``problem``.
 
     Parameters
     ----------
     method : object with ``run_group(problem, ids, seed) -> GroupSums``, ``name``, ``options``
+        (``Jump``, ``Homodyne``, ``Moving``, ``MeanField``, ``PositiveP``, ``Wigner``).
     problem : Problem (``charge_problem`` / ``discharge_problem``)
     ntraj, seed : int
         Trajectory k uses ``SeedSequence(seed, spawn_key=(k,))``.
@@ -139,7 +150,7 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
     if scheduler is not None and backend != "dask":
         raise ValueError("scheduler is only used with backend='dask'")
     # resources before any allocation or process start (ResourceError naming the parameter)
-    from ..resources import check_ensemble, check_scheduler
+    from .resources import check_ensemble, check_scheduler
 
     check_ensemble(method, problem, ntraj, G, n_jobs, backend)
     if isinstance(scheduler, str):
