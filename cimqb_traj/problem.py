@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from .params import BatteryParams, LoadParams
 
-__all__ = ["Problem", "GroupSums", "check_group_args", "rng", "initial_state", "charge_problem", "discharge_problem"]
+__all__ = ["Problem", "GroupSums", "check_group_args", "rng", "charge_problem", "discharge_problem"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,15 +126,6 @@ def check_group_args(problem, ids, seed, unit: str = "trajectory") -> np.ndarray
 def rng(seed: int, k: int) -> np.random.Generator:
     """The random stream of trajectory ``k``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(k),))))
-
-
-def initial_state(problem: Problem, g: np.random.Generator) -> np.ndarray:
-    """Trajectory's initial pure state: psi0[0] if K = 1, else psi0[k] with probability p0[k]
-    (one draw from ``g``)."""
-    if len(problem.p0) == 1:
-        return problem.psi0[0].copy()
-    k = int(np.searchsorted(np.cumsum(problem.p0), g.random() * problem.p0.sum(), side="right"))
-    return problem.psi0[min(k, len(problem.p0) - 1)].copy()
 
 
 def _csr(op) -> sp.csr_matrix:

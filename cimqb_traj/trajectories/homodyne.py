@@ -95,7 +95,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._jump_kernels import _mv_halo
-from ..problem import GroupSums, Problem, check_group_args, initial_state, rng
+from ..problem import GroupSums, Problem, check_group_args, rng
+from .base import initial_state
 
 __all__ = ["Homodyne", "STABILITY_BOUND", "NOISE_BOUND", "SCHEMES"]
 

@@ -65,7 +65,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._jump_kernels import _H0, _NRAND, _advance
-from ..problem import GroupSums, Problem, initial_state, rng
+from ..problem import GroupSums, Problem, rng
+from .base import initial_state
 
 __all__ = ["Jump"]
 

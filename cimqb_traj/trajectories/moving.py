@@ -107,7 +107,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import Refused
-from ..problem import GroupSums, Problem, check_group_args, initial_state, rng
+from ..problem import GroupSums, Problem, check_group_args, rng
+from .base import initial_state
 from .displacement import displace_block, reshift2
 from .homodyne import Homodyne, _steps
 

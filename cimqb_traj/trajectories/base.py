@@ -1,0 +1,26 @@
+"""What only the trajectory methods share: drawing a trajectory's initial pure state.
+
+The problem and the per-group sums every ensemble method uses are in :mod:`cimqb_traj.problem`
+(they moved there from this module); the methods here (``jump``, ``homodyne``, ``moving``)
+import them from there.
+
+Seeds: with a mixed initial state (K > 1 kets in ``problem.psi0``), the first draw from a
+trajectory's stream (``problem.rng``) picks its initial ket.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..problem import GroupSums, Problem, charge_problem, check_group_args, discharge_problem, rng  # noqa: F401  moved to cimqb_traj.ensemble / problem; kept for the old import path
+
+__all__ = ["initial_state"]
+
+
+def initial_state(problem: Problem, g: np.random.Generator) -> np.ndarray:
+    """Trajectory's initial pure state: psi0[0] if K = 1, else psi0[k] with probability p0[k]
+    (one draw from ``g``)."""
+    if len(problem.p0) == 1:
+        return problem.psi0[0].copy()
+    k = int(np.searchsorted(np.cumsum(problem.p0), g.random() * problem.p0.sum(), side="right"))
+    return problem.psi0[min(k, len(problem.p0) - 1)].copy()
