@@ -113,8 +113,8 @@ def test_trajectory_records_are_stacked_arrays_and_errors_say_their_groups(tmp_p
 
 def test_homodyne_and_phase_space_records_round_trip(tmp_path):
     from cimqb_traj.phasespace import method
-    from cimqb_traj.trajectories.base import charge_problem
-    from cimqb_traj.trajectories.ensemble import run
+    from cimqb_traj.ensemble import run
+    from cimqb_traj.problem import charge_problem
 
     h = trajectories.charge(P, T, ntraj=4, groups=2, seed=2, method="homodyne", dt=1e-2, records=True,
                             trunc_tol=0, progress=False)

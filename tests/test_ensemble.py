@@ -1,14 +1,19 @@
 """The ensemble runner: identical results for any n_jobs / backend / batch, interruption, the
 jackknife, the coverage of its intervals and the bias correction of the ergotropy."""
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from cimqb_traj import BatteryParams, load
+from cimqb_traj.ensemble import jackknife
 from cimqb_traj.exact import charge
+from cimqb_traj.problem import GroupSums
 from cimqb_traj.trajectories import Jump, charge_problem, interval, run
-from cimqb_traj.trajectories.base import GroupSums
-from cimqb_traj.trajectories.ensemble import jackknife
 
 SMALL = BatteryParams(Ns=6, Np=4, F=1.2, kappa=0.7, gamma_p=6)
 T = np.linspace(0.0, 2.0, 5)
@@ -88,8 +93,28 @@ def test_jackknife_of_a_mean_is_the_grouped_standard_error():
     np.testing.assert_allclose(bc, est - x[:, 0].var(ddof=1) / 10)
 
 
+def test_runner_and_phase_space_import_no_trajectory_module():
+    """The runner and the problem sit beneath both method families (issue 13): importing them and
+    the phase-space package loads no ``cimqb_traj.trajectories`` module (a fresh interpreter), and
+    no import statement in them, at module level or inside a function, names that package."""
+    code = ("import sys, cimqb_traj.phasespace, cimqb_traj.ensemble, cimqb_traj.problem; "
+            "print(sorted(m for m in sys.modules if m.startswith('cimqb_traj.trajectories')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    pkg = Path(__file__).resolve().parents[1] / "cimqb_traj"
+    for path in [pkg / "ensemble.py", pkg / "problem.py", *sorted((pkg / "phasespace").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]  # from .. import trajectories
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("trajectories" in n.split(".") for n in names), (path.name, node.lineno)
+
+
 def test_groupsums_reduce_in_trajectory_order():
-    from cimqb_traj.trajectories.base import Problem
+    from cimqb_traj.problem import Problem
 
     pr = Problem(t=np.zeros(1), segments=(), dims=(2, 1), psi0=np.ones((1, 2)), p0=np.ones(1),
                  channels=("a",), signal_channel=0, ladder_s=np.arange(2.0))

@@ -12,9 +12,9 @@ import pytest
 import qutip
 
 from cimqb_traj import BatteryParams, LoadParams
+from cimqb_traj.ensemble import run
 from cimqb_traj.exact import charge, discharge
-from cimqb_traj.trajectories.base import GroupSums, charge_problem, discharge_problem
-from cimqb_traj.trajectories.ensemble import run
+from cimqb_traj.problem import GroupSums, charge_problem, discharge_problem
 from cimqb_traj.trajectories.homodyne import NOISE_BOUND, STABILITY_BOUND, Homodyne
 
 SMALL = BatteryParams(Ns=6, Np=3, F=1.0, kappa=0.8, gamma_p=4)
@@ -283,7 +283,7 @@ def test_csr_fallback_equals_diagonal_storage(theta, monkeypatch):
     # the per-trajectory kernel stores banded operators as diagonals and falls back to CSR for the
     # rest; both storages apply the same sums in the same order, so the results are bitwise equal
     from cimqb_traj.trajectories import homodyne as hom
-    from cimqb_traj.trajectories.base import charge_problem
+    from cimqb_traj.problem import charge_problem
     from cimqb_traj.trajectories.homodyne import Homodyne
 
     p = BatteryParams(Ns=8, Np=4, F=1.2, kappa=0.7, gamma_p=6.0, nth_s=0.1, t_off=0.3)

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import expm_multiply
 
 from cimqb_traj import BatteryParams
-from cimqb_traj.trajectories.base import charge_problem
+from cimqb_traj.problem import charge_problem
 from cimqb_traj.trajectories.jump import Jump
 
 SMALL = BatteryParams(Ns=8, Np=5, F=1.2, kappa=0.7, gamma_p=6)

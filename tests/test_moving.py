@@ -10,10 +10,10 @@ import pytest
 import scipy.sparse as sp
 
 from cimqb_traj import exact
+from cimqb_traj.ensemble import run
 from cimqb_traj.params import BatteryParams
-from cimqb_traj.trajectories.base import charge_problem
+from cimqb_traj.problem import charge_problem
 from cimqb_traj.trajectories.displacement import displace_block
-from cimqb_traj.trajectories.ensemble import run
 from cimqb_traj.trajectories.moving import Moving, MovingSums
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -234,7 +234,7 @@ def test_untruncated_a_s2_against_the_lab_state_and_exact():
     # average to it (1e-12: rounding of a mean of 12); its jackknife error from the records' group
     # sums; and against the exact solver (converged cut 24 / 10) within the family-wise z
     # (tests/stats.py), floor 1e-12: t = 0, the vacuum, zero error on both sides
-    from cimqb_traj.trajectories.ensemble import jackknife
+    from cimqb_traj.ensemble import jackknife
 
     t = np.linspace(0, 1.5, 4)
     p = P1.replace(Ns=40)

@@ -12,14 +12,14 @@ import pytest
 import qutip
 
 from cimqb_traj import exact
+from cimqb_traj.ensemble import run
 from cimqb_traj.errors import SamplesError
 from cimqb_traj.ergotropy import ergotropy_parts
 from cimqb_traj.params import BatteryParams
 from cimqb_traj import threshold
 from cimqb_traj.phasespace import PositiveP, Wigner, bimodality, diverged, moments
 from cimqb_traj.phasespace import meanfield as mf
-from cimqb_traj.trajectories.base import charge_problem, discharge_problem
-from cimqb_traj.trajectories.ensemble import run
+from cimqb_traj.problem import charge_problem, discharge_problem
 
 # --- 1. mean field -------------------------------------------------------------------------
 

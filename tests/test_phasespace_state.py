@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from cimqb_traj import truncation
+from cimqb_traj.ensemble import run
 from cimqb_traj.errors import SamplesError
 from cimqb_traj.params import BatteryParams
 from cimqb_traj.phasespace import PositiveP, Wigner, moments
 from cimqb_traj.phasespace import meanfield as mf
 from cimqb_traj.phasespace.state import fock_range, project, simplex
-from cimqb_traj.trajectories.base import charge_problem
-from cimqb_traj.trajectories.ensemble import run
+from cimqb_traj.problem import charge_problem
 
 try:
     from stats import assert_within
