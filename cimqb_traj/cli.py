@@ -7,7 +7,7 @@ charging; in ``discharge`` from ``--t0``, where its time axis starts), ``--out D
 files go to, ``--json`` one JSON object on stdout.  The model options' help (long name, unit,
 default) is read from the parameter definitions: ``dataset.QUANTITIES`` and the fields of
 ``BatteryParams`` / ``LoadParams`` (``PARAM_OPTIONS``, ``add_param``).  Former spellings
-(``_DEPRECATED``: threshold's ``--methods``, ``--samples``) still work, with a one-line warning.
+(``_DEPRECATED``: threshold's and crosscheck's ``--methods``, threshold's ``--samples``) still work, with a one-line warning.
 ``run FILE.toml`` runs a run file (``cimqb_traj.runfile``).
 
 Every command checks its input before it computes: bad values, options that do not apply to the
@@ -380,8 +380,11 @@ def _trunc_tol(a) -> float:
 
 
 def _grid(t_end: float, dt: float) -> np.ndarray:
-    n = resources.check_grid(t_end, dt)
-    return np.linspace(0.0, n * dt, n + 1) if abs(n * dt - t_end) < 1e-9 * t_end else np.append(np.arange(n + 1) * dt, t_end)
+    """t = 0, dt, 2 dt, ... up to t_end, and t_end itself when the steps do not land on it."""
+    resources.check_grid(t_end, dt)  # its limits; the step count below never rounds past t_end
+    m = int(math.floor(t_end / dt * (1 + 1e-12)))
+    g = np.arange(m + 1) * dt
+    return g if abs(g[-1] - t_end) <= 1e-9 * t_end else np.append(g, t_end)
 
 
 def _battery(a) -> BatteryParams:

@@ -116,3 +116,15 @@ def test_threshold_deprecated_spellings(capsys):
 def test_crosscheck_is_a_command():
     a = subparsers()["crosscheck"].parse_args(["--method", "jump,homodyne", "--ntraj", "10"])
     assert a.methods == "jump,homodyne" and a.ntraj == 10
+
+
+@pytest.mark.parametrize("t_end,dt,expect", [(2.0, 0.75, [0, 0.75, 1.5, 2.0]), (2.0, 0.5, [0, 0.5, 1.0, 1.5, 2.0]),
+                                             (1.0, 0.3, [0, 0.3, 0.6, 0.9, 1.0]), (0.3, 0.1, [0, 0.1, 0.2, 0.3])])
+def test_output_grid_ends_at_t_end(t_end, dt, expect):
+    # round(t_end / dt) used to overshoot (2 / 0.75 -> 3 steps: 2.25 > 2) and the grid was refused as
+    # not increasing; the grid is the steps up to t_end, then t_end itself
+    import numpy as np
+
+    from cimqb_traj.cli import _grid
+
+    np.testing.assert_allclose(_grid(t_end, dt), expect, rtol=0, atol=1e-12)
