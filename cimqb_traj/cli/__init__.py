@@ -44,13 +44,13 @@ import warnings
 
 import numpy as np
 
-from . import __version__, resources
-from .dataset import command_line, units_block
-from .errors import Refused, SamplesError
-from .jsonio import clean
-from .params import BatteryParams, LoadParams
-from .results import atomic_path, first_max
-from .truncation import TRUNC_TOL, TruncationError, check_tol
+from .. import __version__, resources
+from ..dataset import command_line, units_block
+from ..errors import Refused, SamplesError
+from ..jsonio import clean
+from ..params import BatteryParams, LoadParams
+from ..results import atomic_path, first_max
+from ..truncation import TRUNC_TOL, TruncationError, check_tol
 
 #: Phase-space methods (``cimqb_traj.phasespace``): charging only.
 PHASE_SPACE = ("mean-field", "positive-p", "wigner")
@@ -151,7 +151,7 @@ def _show(v) -> str:
 
 def unit_help(name: str, text: str, default) -> str:
     """``text [unit] (default: X)``: the unit of ``name`` from ``dataset.QUANTITIES``."""
-    from .dataset import QUANTITIES
+    from ..dataset import QUANTITIES
 
     return f"{text} [{QUANTITIES[name][0]}] (default: {_show(default)})".replace("%", "%%")
 
@@ -164,7 +164,7 @@ def param_default(name: str, load: bool = False):
 def param_help(name: str, load: bool = False, note: str = "") -> str:
     """Help of the option of model parameter ``name``: long name, unit and default from the
     parameter definitions (``dataset.QUANTITIES``, the dataclass), then ``note``."""
-    from .dataset import QUANTITIES
+    from ..dataset import QUANTITIES
 
     v = param_default(name, load)
     text = "; ".join(x for x in (QUANTITIES[name][1], _NOTE.get(name, ""), note) if x)
@@ -331,10 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     _deprecated(r, "--methods", "method")
     _deprecated(r, "--samples", "ntraj", type=int)
     _output_args(r, "threshold.json and threshold.png")
-    from . import spin_cli
+    from .. import spin_cli
 
     spin_cli.add_parser(sub, _real, epilog=EPILOG)
-    from . import crosscheck
+    from .. import crosscheck
 
     crosscheck.add_parser(sub, epilog=EPILOG)
     rf = sub.add_parser("run", help="a run file (TOML): sweep parameters, write one netCDF dataset",
@@ -483,7 +483,7 @@ def _pm(res, name, i) -> str:
 def _error_growth(res):
     """Standard error of <n_s> (untruncated moment) relative to its value, at the end and at its
     worst after <n_s> first exceeds 0.1: (final, worst, time of worst), or None."""
-    from .phasespace import moments
+    from ..phasespace import moments
 
     m, e = moments(res)["a_dag_a"]
     m, e = m.real, e.real
@@ -521,9 +521,9 @@ def _phase_space(a, p: BatteryParams, t: np.ndarray, tol: float):
     """A phase-space method (``cimqb_traj.phasespace``) through the ensemble runner.  The
     dynamics are untruncated; --ns/--np size the estimated Fock matrices (their truncation
     verdict is the result's ``truncation``)."""
-    from .phasespace import method
-    from .trajectories.base import charge_problem
-    from .trajectories.ensemble import run
+    from ..phasespace import method
+    from ..trajectories.base import charge_problem
+    from ..trajectories.ensemble import run
 
     opts = {"dt": a.dt} if a.dt is not None else {}
     if a.method == "mean-field":  # deterministic: one path
@@ -532,7 +532,7 @@ def _phase_space(a, p: BatteryParams, t: np.ndarray, tol: float):
     kw = dict(groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, scheduler=a.scheduler,
               progress=False if a.no_progress else None)
     if a.check_step:
-        from .phasespace import step_check
+        from ..phasespace import step_check
 
         check = step_check(method(a.method, trunc_tol=tol, **opts), charge_problem(p, t), a.ntraj, a.seed, **kw)
         if any(getattr(r, "interrupted", False) for r in check["results"]):
@@ -550,7 +550,7 @@ def _check_resources(a, p, t, tol) -> None:
         kw = dict(ntraj=a.ntraj, groups=a.groups, n_jobs=a.n_jobs, backend=a.backend, dt=a.dt)
     if a.command == "charge":
         if getattr(a, "basis", None) == "displaced":
-            from .trajectories import lab_dims
+            from ..trajectories import lab_dims
 
             ns, np_ = lab_dims(p, t)
             p, kw["basis"] = p.replace(Ns=int(ns), Np=int(np_)), "displaced"
@@ -570,18 +570,18 @@ def _charge(a) -> int:
     _check_resources(a, p, t, tol)  # before the solvers are imported (qutip, numba: seconds)
     progress = False if a.no_progress else None
     if a.method == "exact":
-        from . import exact
+        from .. import exact
 
         res = exact.charge(p, t, engine=a.engine, progress=progress, trunc_tol=tol)
     elif a.method in PHASE_SPACE:
         res = _phase_space(a, p, t, tol)
     else:
-        from . import trajectories
+        from .. import trajectories
 
         res = trajectories.charge(p, t, trunc_tol=tol, **_traj_kw(a))
     interrupted = bool(getattr(res, "interrupted", False))
     if a.out:
-        from .plotting import plot_charge
+        from ..plotting import plot_charge
 
         res.save(os.path.join(a.out, "charge.h5"))
         plot_charge(res, os.path.join(a.out, "charge.png"))
@@ -598,7 +598,7 @@ def _charge(a) -> int:
                 if getattr(res, k, None) is not None:
                     doc[k] = _floats(getattr(res, k))
         if a.method in ("positive-p", "wigner"):
-            from .phasespace import diverged
+            from ..phasespace import diverged
 
             doc["diverged"], doc["spiking"], _ = diverged(res)
             g = _error_growth(res)
@@ -638,7 +638,7 @@ def _charge(a) -> int:
         print(f"  max W_c={res.W_c[i_c]:.6g} at t={res.t[i_c]:g};  max power W/t={P[i_p]:.6g} at t={res.t[i_p]:g}")
         print(_truncation_line(getattr(res, "truncation", None)))
         if a.method in ("positive-p", "wigner"):
-            from .phasespace import diverged
+            from ..phasespace import diverged
 
             n_div, n_spk, n_all = diverged(res)
             print(f"  phase-space samples: {n_div} of {n_all} diverged (excluded), {n_spk} spiking")
@@ -669,16 +669,16 @@ def _discharge(a) -> int:
         if a.method in SAMPLED else {}
     resources.check_discharge(p, load, t, a.t0, a.method, **kw)
     if a.method == "exact":
-        from . import exact
+        from .. import exact
 
         res = exact.discharge(p, load, t, t0=a.t0, progress=False if a.no_progress else None, trunc_tol=tol)
     else:
-        from . import trajectories
+        from .. import trajectories
 
         res = trajectories.discharge(p, load, t, t0=a.t0, trunc_tol=tol, **_traj_kw(a))
     interrupted = bool(getattr(res, "interrupted", False))
     if a.out:
-        from .plotting import plot_discharge
+        from ..plotting import plot_discharge
 
         res.save(os.path.join(a.out, "discharge.h5"))
         plot_discharge(res, os.path.join(a.out, "discharge.png"))
@@ -719,7 +719,7 @@ def _methods(text: str, known, opt: str = "--method") -> list:
 
 
 def _threshold(a) -> int:
-    from . import threshold
+    from .. import threshold
 
     for name, v in (("F_min", a.F_min), ("F_max", a.F_max)):
         if not math.isfinite(v) or v < 0:
@@ -760,7 +760,7 @@ def _threshold(a) -> int:
     res["params"] = {k: v for k, v in p.to_dict().items() if k != "F"}
     interrupted = bool(res.get("interrupted", False))
     if a.out:
-        from .plotting import plot_threshold
+        from ..plotting import plot_threshold
 
         with atomic_path(os.path.join(a.out, "threshold.json")) as tmp, open(tmp, "w") as f:
             _dump(res, f, indent=1)
@@ -799,13 +799,13 @@ def _threshold(a) -> int:
 
 def runfile_doc() -> str:
     """The run command's description: the run file format (``runfile`` module docstring)."""
-    from . import runfile
+    from .. import runfile
 
     return runfile.__doc__.split("\n\n", 1)[1].split("\nA swept quantity")[0].replace("``", "")
 
 
 def _run(a) -> int:
-    from . import runfile
+    from .. import runfile
 
     study = runfile.load(a.runfile)  # the whole file is checked before anything runs
     path, ds = runfile.run(study, a.out, progress=False if a.no_progress else None)
@@ -821,7 +821,7 @@ def _run(a) -> int:
 
 
 def _reproduce(a) -> int:
-    from .paper import RESULTS, reproduce
+    from ..paper import RESULTS, reproduce
 
     if a.trunc_tol is not None:
         raise UsageError("--trunc-tol: reproduce runs the paper's own truncations and records each figure's "
@@ -883,9 +883,9 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _showwarning
-            from .spin_cli import run as _phase_selection
+            from ..spin_cli import run as _phase_selection
 
-            from .crosscheck import run as _crosscheck
+            from ..crosscheck import run as _crosscheck
 
             commands = {"charge": _charge, "discharge": _discharge, "threshold": _threshold, "reproduce": _reproduce,
                         "phase-selection": lambda a: _phase_selection(a, UsageError), "crosscheck": _crosscheck,
