@@ -59,7 +59,7 @@ def jackknife(S: np.ndarray, n: np.ndarray, fun):
     tot, N = S.sum(axis=0), n.sum()
     est = fun((tot / N)[None])[0]
     if G < 2:
-        nan = np.full_like(np.asarray(est, dtype=float), np.nan)
+        nan = np.full(np.shape(est), np.nan)  # errors are real, also for a complex estimate
         return est, nan, est
     loo = fun((tot[None] - S) / (N - n).reshape((G,) + (1,) * (S.ndim - 1)))
     mean = loo.mean(axis=0)

@@ -4,6 +4,7 @@ jackknife, the coverage of its intervals and the bias correction of the ergotrop
 import ast
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,24 @@ def test_jackknife_of_a_mean_is_the_grouped_standard_error():
     # the bias correction removes the 1/N bias of mean^2 exactly: E[xbar^2] = mu^2 + s^2/N
     est, _, bc = jackknife(x[:, :1], np.ones(10), lambda m: m[:, 0] ** 2)
     np.testing.assert_allclose(bc, est - x[:, 0].var(ddof=1) / 10)
+
+
+def test_jackknife_of_one_group_gives_real_nan_errors_for_complex_estimates(problem):
+    """One group has no spread to measure: the errors are NaN (real, like every jackknife error),
+    the estimate and its bias-corrected value the mean, and a complex estimate (an ``e_ops``
+    expectation) raises no ComplexWarning."""
+    S = np.array([[2 + 4j, -1j, 3.0]])  # the sums of one group of 2 trajectories
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est, err, bc = jackknife(S, np.array([2.0]), lambda m: m)
+    np.testing.assert_array_equal(est, S[0] / 2)
+    assert err.shape == est.shape and np.isrealobj(err) and np.all(np.isnan(err))
+    np.testing.assert_array_equal(bc, est)
+    a_s = np.diag(np.sqrt(np.arange(1.0, SMALL.Ns)), 1)  # <a_s>: complex in general
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        r = run(Jump(), problem, 3, seed=0, groups=1, e_ops={"a_s": a_s})
+    assert np.iscomplexobj(r.expect["a_s"]) and np.all(np.isnan(r.expect_err["a_s"]))
 
 
 def test_runner_and_phase_space_import_no_trajectory_module():
