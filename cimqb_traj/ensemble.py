@@ -1,7 +1,7 @@
 r"""The ensemble runner: seeds, groups, joblib (loky / threading / Dask), progress, reduction.
 
 Who uses it.  Every sampled method is one object with ``run_group(problem, ids, seed) ->
-GroupSums`` (:mod:`cimqb_traj.problem`) that this module drives: the quantum trajectories
+GroupSums`` (``cimqb_traj.problem``) that this module drives: the quantum trajectories
 (``trajectories.jump.Jump``, ``trajectories.homodyne.Homodyne``), the moving displaced-Fock basis
 (``trajectories.moving.Moving``) and the phase-space samplers (``phasespace.MeanField``,
 ``PositiveP``, ``Wigner``).  A method may add a ``reduce(problem, parts, result)`` hook for what

@@ -11,7 +11,7 @@ state index ``i_s * No + i_o`` (qutip's ``tensor`` order), an initial state
 ``charge_problem`` and ``discharge_problem`` build the charging and discharge problems of
 ``exact.charge`` / ``exact.discharge``.
 
-Who uses it.  Every method the ensemble runner (:mod:`cimqb_traj.ensemble`) drives takes a
+Who uses it.  Every method the ensemble runner (``cimqb_traj.ensemble``) drives takes a
 Problem and turns the trajectories or samples ``ids`` of it into a :class:`GroupSums`: the
 *sums* over them of the reduced states and observables at the output times.  The quantum
 trajectories (``trajectories.jump.Jump``, ``trajectories.homodyne.Homodyne``) unravel the
@@ -26,7 +26,7 @@ is in ``trajectories.base``.)
 
 Seeds: trajectory (or sample) k of a run with seed s uses
 ``numpy.random.SeedSequence(s, spawn_key=(k,))`` (= ``SeedSequence(s).spawn(n)[k]``) and nothing
-else (:func:`rng`).
+else (``rng``).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ master equations.
 counting; ``"homodyne"``: diffusive) through the ensemble runner and return results with
 standard errors.  The pieces: ``jump`` and ``homodyne`` (the methods; ``moving``: homodyne in a
 displaced Fock basis per trajectory, ``basis="displaced"``) and ``base`` (the trajectories'
-initial state).  The problem and per-group sums (:mod:`cimqb_traj.problem`) and the ensemble
-runner (:mod:`cimqb_traj.ensemble`: seeds, groups, joblib / Dask, reduction) sit beneath this
+initial state).  The problem and per-group sums (``cimqb_traj.problem``) and the ensemble
+runner (``cimqb_traj.ensemble``: seeds, groups, joblib / Dask, reduction) sit beneath this
 package and the phase-space one alike.
 """
 

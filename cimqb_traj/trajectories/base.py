@@ -1,6 +1,6 @@
 """What only the trajectory methods share: drawing a trajectory's initial pure state.
 
-The problem and the per-group sums every ensemble method uses are in :mod:`cimqb_traj.problem`
+The problem and the per-group sums every ensemble method uses are in ``cimqb_traj.problem``
 (they moved there from this module); the methods here (``jump``, ``homodyne``, ``moving``)
 import them from there.
 
