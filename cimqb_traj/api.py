@@ -53,7 +53,7 @@ _PHASE_SPACE = ("dt", "batch", "spike_bound", "divergence_bound", "max_diverged"
 #: options of the displaced basis only (``moving.Moving``)
 _DISPLACED = ("shift", "grow_tol", "shrink_tol", "n_min", "n_grow", "n_max")
 #: method -> the keys its ``options`` mapping takes (the method's own keywords, documented there,
-#: and the ensemble runner's ``groups``, ``backend``, ``scheduler``, ``trajectories.ensemble.run``)
+#: and the ensemble runner's ``groups``, ``backend``, ``scheduler``, ``cimqb_traj.ensemble.run``)
 OPTIONS = {
     "exact": ("engine", "rtol", "atol"),
     "jump": ("batch", "rtol", "atol", "records") + _RUNNER,

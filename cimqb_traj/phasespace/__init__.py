@@ -1,6 +1,6 @@
 """Phase-space methods for the charging problem: mean field, positive-P and truncated Wigner.
 
-``MeanField``, ``PositiveP`` and ``Wigner`` are methods for ``trajectories.ensemble.run`` (sample
+``MeanField``, ``PositiveP`` and ``Wigner`` are methods for ``cimqb_traj.ensemble.run`` (sample
 k uses ``SeedSequence(seed, spawn_key=(k,))``), registered by name in ``METHODS``;
 ``mean_field`` integrates the classical equations directly; ``moments`` and ``diverged`` read
 the per-group records of a run; ``step_check`` compares a run with one at half the step.

@@ -28,7 +28,7 @@ from cimqb_traj import adiabatic as ad
 from cimqb_traj import exact
 from cimqb_traj.jsonio import dumps
 from cimqb_traj.params import BatteryParams
-from cimqb_traj.trajectories.ensemble import jackknife
+from cimqb_traj.ensemble import jackknife
 
 HERE = pathlib.Path(__file__).resolve().parent
 

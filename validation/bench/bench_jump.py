@@ -41,7 +41,7 @@ import numpy as np
 from cimqb_traj import BatteryParams, model
 from cimqb_traj.ergotropy import ergotropy_parts, ladder
 from cimqb_traj.trajectories import charge
-from cimqb_traj.trajectories.ensemble import jackknife
+from cimqb_traj.ensemble import jackknife
 
 W_EXACT_40 = 13.620289807294567  # exact.charge at the defaults (validation/bench/bench_exact.py)
 MIN_SPEEDUP, MAX_WALL, MAX_MEM = 10.0, 25.0, 1.2

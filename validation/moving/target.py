@@ -23,8 +23,8 @@ from stats import z_crit  # noqa: E402
 from cimqb_traj import trajectories  # noqa: E402
 from cimqb_traj.params import BatteryParams  # noqa: E402
 from cimqb_traj.phasespace import method as ps_method, moments  # noqa: E402
-from cimqb_traj.trajectories.base import charge_problem  # noqa: E402
-from cimqb_traj.trajectories.ensemble import run  # noqa: E402
+from cimqb_traj.problem import charge_problem  # noqa: E402
+from cimqb_traj.ensemble import run  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--ntraj", type=int, default=8)

@@ -35,8 +35,8 @@ from cimqb_traj.jsonio import dumps  # noqa: E402
 from cimqb_traj.params import BatteryParams  # noqa: E402
 from cimqb_traj.phasespace import diverged, method as ps_method, moments  # noqa: E402
 from cimqb_traj.results import atomic_path  # noqa: E402
-from cimqb_traj.trajectories.base import charge_problem  # noqa: E402
-from cimqb_traj.trajectories.ensemble import run  # noqa: E402
+from cimqb_traj.problem import charge_problem  # noqa: E402
+from cimqb_traj.ensemble import run  # noqa: E402
 
 
 def main(argv=None):
