@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cimqb_traj import cli
+from cimqb_traj.cli import common as cli  # the module whose BatteryParams / LoadParams the help reads
 from cimqb_traj.cli import PARAM_OPTIONS, build_parser, main
 from cimqb_traj.dataset import QUANTITIES
 from cimqb_traj.params import BatteryParams, LoadParams

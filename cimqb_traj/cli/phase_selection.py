@@ -4,7 +4,7 @@ The sweep runs every (method, eps, F) point in turn.  Ctrl-C stops it at the poi
 interrupts: that point keeps the shots that finished (``spin.phase_selection`` returns them with
 ``interrupted``), every later point is marked ``"not run"`` (its numbers null), the JSON carries
 ``interrupted`` and a per-point ``status`` and ``shots``, no plot is drawn, and the command exits
-130 (``cli`` module docstring).
+130 (``cimqb_traj.cli`` module docstring).
 
 ``--basis displaced`` (``--method homodyne`` only; exit 2 when no homodyne method is chosen) runs the
 homodyne shots in a moving displaced Fock basis (``spin.phase_selection(..., basis="displaced")``);
@@ -20,8 +20,12 @@ import os
 
 import numpy as np
 
-from .params import BatteryParams
-from .results import atomic_path
+from .. import resources
+from ..params import BatteryParams
+from ..results import atomic_path
+from ..truncation import TRUNC_TOL, check_tol
+from .common import (_TIMES, EPILOG, EXIT_INTERRUPTED, EXIT_OK, UsageError, _dflt, _dump, _methods, _output_args,
+                     _print_json, _real, _time_arg, _trunc_tol_arg, add_param, param_default, param_help)
 
 SAMPLED = ("homodyne", "wigner", "positive-p")
 FOCK = ("exact", "homodyne")  # the methods that integrate in a Fock space (--ns, --np, --trunc-tol)
@@ -33,13 +37,11 @@ _KEYS = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "und
          "W_single_shot_err", "W_ensemble", "W_ensemble_err", "p_plus_quadrature", "p_plus_quadrature_err")
 
 
-def add_parser(sub, real, epilog: str = "") -> None:
+def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``phase-selection`` on the subparsers ``sub``; the model options' help and defaults
-    come from the parameter definitions (``cli.add_param``)."""
-    from .cli import _TIMES, _dflt, _output_args, _time_arg, _trunc_tol_arg, add_param, param_default, param_help
-
+    come from the parameter definitions (``common.add_param``)."""
     p = sub.add_parser("phase-selection", help="single-shot spin: P(+1), decision times, single-shot work",
-                       epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model (rates in units of gamma_s; defaults are the paper's)")
     for name in ("kappa", "gamma_s", "gamma_p"):
         add_param(g, name)
@@ -55,14 +57,14 @@ def add_parser(sub, real, epilog: str = "") -> None:
                                                      "grid is t = 0, dt_out, ..., t_end (t = 0: the pump is "
                                                      "switched on)")
     _time_arg(r, "dt_out", _TIMES["phase-selection"], "output step of the paths")
-    r.add_argument("--frac", type=real, default=0.5,
+    r.add_argument("--frac", type=_real, default=0.5,
                    help="decision level: fraction of the mean-field amplitude [1] (default: %(default)s)")
     r.add_argument("--ntraj", type=int, default=None,
                    help=_dflt(_DEFAULTS, "ntraj", "homodyne / wigner / positive-p: shots per (eps, F)"))
     r.add_argument("--seed", type=int, default=None, help=_dflt(_DEFAULTS, "seed", "homodyne / wigner / positive-p: seed"))
     r.add_argument("--n-jobs", type=int, default=None,
                    help=_dflt(_DEFAULTS, "n_jobs", "homodyne / wigner / positive-p: parallel workers"))
-    r.add_argument("--dt", type=real, default=None,
+    r.add_argument("--dt", type=_real, default=None,
                    help="time step of homodyne / wigner / positive-p [1/gamma_s] (default: the method's)")
     _trunc_tol_arg(r, "exact / homodyne only: ")
     r.add_argument("--basis", choices=("fock", "displaced"), default=None,
@@ -71,9 +73,10 @@ def add_parser(sub, real, epilog: str = "") -> None:
                                                   "photon numbers); --ns/--np are then the lab-frame output sizes, "
                                                   "chosen from the mean field when left at their defaults"))
     _output_args(r, "phase_selection.json and phase_selection.png")
+    return p
 
 
-def _floats(text: str, name: str, UsageError) -> list:
+def _floats(text: str, name: str) -> list:
     try:
         v = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
@@ -83,7 +86,7 @@ def _floats(text: str, name: str, UsageError) -> list:
     return v
 
 
-def _check(a, methods, UsageError) -> None:
+def _check(a, methods) -> None:
     for dest, applies in _APPLIES.items():
         if getattr(a, dest) is not None and not any(m in applies for m in methods):
             raise UsageError(f"--{dest.replace('_', '-')}: applies to --method {'/'.join(applies)} only, "
@@ -92,19 +95,14 @@ def _check(a, methods, UsageError) -> None:
             setattr(a, dest, _DEFAULTS[dest])
 
 
-def run(a, UsageError) -> int:
-    from . import resources
-    from .cli import EXIT_INTERRUPTED, EXIT_OK, _dump, _print_json
-    from .spin import METHODS, phase_selection
-    from .truncation import TRUNC_TOL, check_tol
+def run(a) -> int:
+    """Run ``phase-selection`` from the parsed arguments ``a``; returns the exit code."""
+    from ..spin import METHODS, phase_selection
 
-    eps = _floats(a.eps, "--eps", UsageError)
-    Fs = _floats(a.F, "--F", UsageError)
-    methods = [m.strip() for m in a.method.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise UsageError(f"--method: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
-    _check(a, methods, UsageError)
+    eps = _floats(a.eps, "--eps")
+    Fs = _floats(a.F, "--F")
+    methods = _methods(a.method, METHODS)
+    _check(a, methods)
     if any(m in SAMPLED for m in methods) and a.ntraj < 2:
         raise UsageError(f"--ntraj: needs at least 2, got {a.ntraj}")
     tol = TRUNC_TOL if a.trunc_tol is None else check_tol(a.trunc_tol)
@@ -117,7 +115,7 @@ def run(a, UsageError) -> int:
         resources.check_phase_selection(pf, [m for m in methods if not (displaced and m == "homodyne")],
                                         ntraj=a.ntraj, t_end=a.t_end, dt_out=a.dt_out, dt=a.dt, n_jobs=a.n_jobs)
         if displaced:  # the moving basis: the lab output sizes it will use, its own estimate
-            from .trajectories import lab_dims
+            from ..trajectories import lab_dims
 
             t = np.linspace(0.0, a.t_end, max(1, int(round(a.t_end / a.dt_out))) + 1)
             ns, np_ = lab_dims(pf, t)
@@ -167,7 +165,7 @@ def run(a, UsageError) -> int:
         with atomic_path(os.path.join(a.out, "phase_selection.json")) as tmp, open(tmp, "w") as fh:
             _dump(doc, fh)
         if not doc["interrupted"]:
-            from .plotting import plot_phase_selection
+            from ..plotting import plot_phase_selection
 
             plot_phase_selection(doc, paths, os.path.join(a.out, "phase_selection.png"))
     if a.json:
