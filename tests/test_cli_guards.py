@@ -24,7 +24,7 @@ def no_solvers(monkeypatch):
     import cimqb_traj.exact as exact
     import cimqb_traj.threshold as threshold
     import cimqb_traj.trajectories as trajectories
-    import cimqb_traj.trajectories.ensemble as ensemble
+    import cimqb_traj.ensemble as ensemble
 
     def boom(*a, **k):
         raise AssertionError("a solver ran on input that should have been refused")

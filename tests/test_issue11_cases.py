@@ -166,7 +166,7 @@ def test_case_detuned_threshold_sweep_runs(capsys):
 def test_case_resources_refused_before_any_work(argv, option, capsys, monkeypatch):
     import cimqb_traj.threshold as threshold
     import cimqb_traj.trajectories as trajectories
-    import cimqb_traj.trajectories.ensemble as ensemble
+    import cimqb_traj.ensemble as ensemble
 
     def boom(*a, **k):
         raise AssertionError("the run started before its resources were checked")
