@@ -251,7 +251,7 @@ def plot_phase_selection(doc: dict, paths: dict, path=None) -> Figure:
     Parameters
     ----------
     doc : dict
-        The phase-selection document (``spin_cli``: keys ``F``, ``eps``, ``methods``, ``p_plus``,
+        The phase-selection document (``cli.phase_selection``: keys ``F``, ``eps``, ``methods``, ``p_plus``,
         ``p_plus_ci``, ``decision_time_median``, ``decision_time_ci``, ``decision_times``).
     paths : dict
         method -> (t, x) with x of shape (shots, len(t)); may be empty.

@@ -22,7 +22,7 @@ same in a basis of its own and adds its bookkeeping to the sums; the phase-space
 same shape.  The runner hands each method contiguous groups of indices, so a group's sums, and
 hence every result, do not depend on how the groups are spread over processes, threads or a
 Dask cluster.  (What only the trajectories share, drawing a trajectory's initial pure state,
-is in ``trajectories.base``.)
+is in ``cimqb_traj.trajectories.base``.)
 
 Seeds: trajectory (or sample) k of a run with seed s uses
 ``numpy.random.SeedSequence(s, spawn_key=(k,))`` (= ``SeedSequence(s).spawn(n)[k]``) and nothing

@@ -52,7 +52,7 @@ def jump():
 
 
 def test_plot_charge_labels_and_band(jump, tmp_path):
-    fig = plotting.plot_charge(jump, tmp_path / "c.png")  # the positional signature cli.py uses
+    fig = plotting.plot_charge(jump, tmp_path / "c.png")  # the positional signature cli.charge uses
     assert (tmp_path / "c.png").stat().st_size > 0
     _labelled(fig)
     for ax in fig.axes:

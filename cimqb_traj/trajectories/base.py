@@ -1,8 +1,7 @@
 """What only the trajectory methods share: drawing a trajectory's initial pure state.
 
-The problem and the per-group sums every ensemble method uses are in ``cimqb_traj.problem``
-(they moved there from this module); the methods here (``jump``, ``homodyne``, ``moving``)
-import them from there.
+The problem and the per-group sums every ensemble method uses are in ``cimqb_traj.problem``,
+the runner in ``cimqb_traj.ensemble``.
 
 Seeds: with a mixed initial state (K > 1 kets in ``problem.psi0``), the first draw from a
 trajectory's stream (``problem.rng``) picks its initial ket.
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..problem import GroupSums, Problem, charge_problem, check_group_args, discharge_problem, rng  # noqa: F401  moved to cimqb_traj.ensemble / problem; kept for the old import path
+from ..problem import Problem
 
 __all__ = ["initial_state"]
 
