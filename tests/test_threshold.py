@@ -93,6 +93,12 @@ def test_threshold_cli(tmp_path, capsys):
     assert set(out["n_s"]) == {"mean-field", "exact"}
     assert (tmp_path / "threshold.png").stat().st_size > 1000
     assert json.loads((tmp_path / "threshold.json").read_text())["F"] == out["F"]
+    import xarray as xr  # the data file opens without this package, F a coordinate, n_s per method
+
+    with xr.open_dataset(tmp_path / "threshold.h5", engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["F"].values, out["F"])
+        np.testing.assert_array_equal(ds["n_s"].sel(methods="exact").values, out["n_s"]["exact"])
+        assert ds["n_s"].attrs["units"]
 
 
 @pytest.mark.parametrize("argv, name", [

@@ -1,6 +1,6 @@
 """``cimqb-traj threshold``: the steady-state <n_s> over a grid of pump amplitudes, the mean-field
 threshold and the quantum threshold estimates per method (``cimqb_traj.threshold.sweep``);
-``threshold.json`` and ``threshold.png`` with ``--out``."""
+``threshold.json``, ``threshold.h5`` (netCDF-4) and ``threshold.png`` with ``--out``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     _trunc_tol_arg(r, "--method exact only: ")
     _deprecated(r, "--methods", "method")
     _deprecated(r, "--samples", "ntraj", type=int)
-    _output_args(r, "threshold.json and threshold.png")
+    _output_args(r, "threshold.json, threshold.h5 (netCDF-4) and threshold.png")
     return th
 
 
@@ -107,6 +107,7 @@ def run(a) -> int:
         with atomic_path(os.path.join(a.out, "threshold.json")) as tmp, open(tmp, "w") as f:
             _dump(res, f, indent=1)
         plot_threshold(res, os.path.join(a.out, "threshold.png"))
+        res.save(os.path.join(a.out, "threshold.h5"))  # netCDF-4: xarray.open_dataset reads it
     if a.json:
         _print_json(res)
     else:
@@ -135,5 +136,5 @@ def run(a) -> int:
                                                  + worst.get("message", "") if worst else
                                                  f"ok at all {len(verdicts)} pump values"))
         if a.out:
-            print(f"  wrote {os.path.join(a.out, 'threshold.json')} and threshold.png")
+            print(f"  wrote {os.path.join(a.out, 'threshold.json')}, threshold.h5 and threshold.png")
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
