@@ -158,6 +158,14 @@ def test_cli_phase_selection(tmp_path, capsys):
     assert doc["p_plus"]["exact"][0] == pytest.approx(0.5) and doc["p_plus"]["exact"][1] > 0.55
     assert len(doc["p_plus_ci"]["positive-p"]) == 2 and doc["W_single_shot"]["positive-p"] == [None, None]
     assert (tmp_path / "phase_selection.json").exists() and (tmp_path / "phase_selection.png").exists()
+    import xarray as xr  # the same numbers in the netCDF file, opened without this package
+
+    with xr.open_dataset(tmp_path / "phase_selection.h5", engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["F"].values, doc["F"])
+        np.testing.assert_array_equal(ds["p_plus"].sel(methods="positive-p").values, doc["p_plus"]["positive-p"])
+        np.testing.assert_array_equal(ds["p_plus_ci"].sel(methods="positive-p").values, doc["p_plus_ci"]["positive-p"])
+        assert np.isnan(ds["W_single_shot"].sel(methods="positive-p").values).all()  # None -> NaN
+        assert all(ds[v].attrs["units"] for v in ds.data_vars)
     for bad in (["--eps", "x"], ["--method", "jump"], ["--ntraj", "1"], ["--frac", "2"], ["--kappa", "nan"]):
         assert main(["phase-selection", "--no-progress", "--method", "exact", "--t-end", "1", *bad]) == 2
         assert capsys.readouterr().err.count("\n") == 1

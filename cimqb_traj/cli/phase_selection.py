@@ -33,6 +33,21 @@ FOCK = ("exact", "homodyne")  # the methods that integrate in a Fock space (--ns
 _APPLIES = {"ntraj": SAMPLED, "seed": SAMPLED, "n_jobs": SAMPLED, "dt": SAMPLED, "ns": FOCK, "np": FOCK,
             "trunc_tol": FOCK, "basis": ("homodyne",)}
 _DEFAULTS = {"ntraj": 500, "seed": 0, "n_jobs": 1, "basis": "fock"}
+#: the per-point numbers as netCDF variables: key -> (units, long name, trailing dimensions)
+_VARIABLES = {
+    "p_plus": ("1", "probability that a shot selects spin +1 (phase 0)", ()),
+    "p_plus_ci": ("1", "95 % Clopper-Pearson interval of p_plus", ("bound",)),
+    "decision_time_median": ("1/gamma_s", "median decision time of the decided shots", ()),
+    "decision_time_ci": ("1/gamma_s", "95 % interval of the median decision time", ("bound",)),
+    "undecided": ("1", "number of shots that never decided before t_end", ()),
+    "W_single_shot": ("hbar*gamma_s", "mean ergotropy of the shots' conditional signal states", ()),
+    "W_single_shot_err": ("hbar*gamma_s", "standard error of W_single_shot", ()),
+    "W_ensemble": ("hbar*gamma_s", "ergotropy of the ensemble-averaged signal state", ()),
+    "W_ensemble_err": ("hbar*gamma_s", "standard error of W_ensemble", ()),
+    "p_plus_quadrature": ("1", "weight of x > 0 in the signal quadrature distribution", ()),
+    "p_plus_quadrature_err": ("1", "standard error of p_plus_quadrature", ()),
+    "shots": ("1", "number of shots", ()),
+}
 _KEYS = ("p_plus", "p_plus_ci", "decision_time_median", "decision_time_ci", "undecided", "W_single_shot",
          "W_single_shot_err", "W_ensemble", "W_ensemble_err", "p_plus_quadrature", "p_plus_quadrature_err")
 
@@ -164,6 +179,9 @@ def run(a) -> int:
     if a.out:
         with atomic_path(os.path.join(a.out, "phase_selection.json")) as tmp, open(tmp, "w") as fh:
             _dump(doc, fh)
+        from ..dataset import write
+
+        write(_dataset(doc), os.path.join(a.out, "phase_selection.h5"))  # netCDF-4 for xarray
         if not doc["interrupted"]:
             from ..plotting import plot_phase_selection
 
@@ -198,9 +216,42 @@ def run(a) -> int:
                     line += f"  [truncation {tr['verdict']}: {tr.get('message', '')}]"
                 print(line)
         if a.out:
-            print(f"  wrote {os.path.join(a.out, 'phase_selection.json')}"
+            print(f"  wrote {os.path.join(a.out, 'phase_selection.json')}, phase_selection.h5"
                   + ("" if doc["interrupted"] else " and phase_selection.png"))
     return EXIT_INTERRUPTED if doc["interrupted"] else EXIT_OK
+
+
+def _dataset(doc: dict):
+    """The sweep as an ``xarray.Dataset``: dimensions ``methods`` x ``point`` (with ``eps`` and ``F``
+    as coordinates along ``point``) and ``bound`` (lower, upper) for intervals; a point without a
+    number is NaN.  Units, long names, parameters (JSON) and provenance as attributes; the shots'
+    decision times stay in the JSON."""
+    import json
+
+    import xarray as xr
+
+    from ..dataset import provenance
+
+    methods = doc["methods"]
+    data = {}
+    for key, (units, long_name, extra) in _VARIABLES.items():
+        a = np.full((len(methods), len(doc["eps"])) + (2,) * len(extra), np.nan)
+        for i, m in enumerate(methods):
+            for j, v in enumerate(doc[key][m]):
+                if v is not None:
+                    a[i, j] = v
+        data[key] = (("methods", "point") + extra, a, {"units": units, "long_name": long_name})
+    data["status"] = (("methods", "point"), np.array([doc["status"][m] for m in methods], dtype=str),
+                      {"long_name": "done / interrupted / not run", "units": "1"})
+    # "methods", not "method": Dataset.sel(method=...) is xarray's own keyword (as ThresholdResult)
+    coords = {"methods": ("methods", np.array(methods, dtype=str), {"long_name": "method", "units": "1"}),
+              "eps": ("point", np.asarray(doc["eps"], float), {"units": "gamma_s", "long_name": "coherent seed eps"}),
+              "F": ("point", np.asarray(doc["F"], float), {"units": "sqrt(gamma_s)", "long_name": "pump amplitude F"}),
+              "bound": ("bound", np.array(["lower", "upper"]), {"long_name": "interval bound", "units": "1"})}
+    attrs = {"kind": "phase_selection", "params": json.dumps(doc["params"]), "t_end": doc["t_end"],
+             "frac": doc["frac"], "ntraj": doc["ntraj"], "basis": doc["basis"],
+             "interrupted": int(doc["interrupted"]), **provenance()}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def _fill(doc: dict, m: str, status: str) -> None:
