@@ -37,11 +37,33 @@ import time
 import numpy as np
 
 from cimqb_traj import BatteryParams, jsonio
+from cimqb_traj.crosscheck import z_crit  # Student t (ntraj - 1 dof), Bonferroni over the grid, family rate 1e-3, >= 4
 from cimqb_traj.threshold import (bimodal_threshold, bimodal_threshold_fit, bootstrap, curvature_threshold,
                                   kink_threshold, sweep)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLED = ("positive-p", "wigner")
+SAMPLED = ("positive-p", "wigner", "trajectories")
+TRAJ = os.path.join(HERE, "trajectory_curves.json")  # trajectory_curves.py (issue 12, point 5)
+
+
+def merge_trajectories(runs) -> list:
+    """Add trajectory_curves.json's moving-basis homodyne curves as the method "trajectories" to the
+    runs of the same kappa (same F grid, checked)."""
+    if not os.path.exists(TRAJ):
+        return runs
+    with open(TRAJ) as f:
+        curves = {d["kappa"]: d for d in json.load(f)}
+    for r in runs:
+        d = curves.get(r["kappa"])
+        if d is None or not d.get("complete", True):  # a grid still running is left out
+            continue
+        at = {round(x["F"], 9): x for x in d["points"]}  # points not run (a partial grid) are NaN
+        if not set(at) <= {round(f, 9) for f in r["F"]}:
+            raise ValueError(f"kappa {r['kappa']}: trajectory_curves.json has F values off the study's grid")
+        r["methods"]["trajectories"] = {k: [at[round(f, 9)][k] if round(f, 9) in at else float("nan") for f in r["F"]]
+                                        for k in ("n_s", "n_s_err", "bimodality", "bimodality_err")}
+        r["methods"]["trajectories"].update(wall_s=d["wall_s"], ntraj=d["ntraj"])
+    return runs
 
 
 def one(kappa: float, steps: int, samples: int, exact_min_kappa: float, n_jobs: int) -> dict:
@@ -55,7 +77,7 @@ def one(kappa: float, steps: int, samples: int, exact_min_kappa: float, n_jobs: 
     t_steady = max(30.0, 8.0 / g)
     out = {"kappa": kappa, "g": g, "F_th": Fth, "F": F.tolist(), "Ns": Ns, "Np": 9, "t_steady": t_steady,
            "samples": samples, "methods": {}}
-    methods = ["mean-field"] + (["exact"] if kappa >= exact_min_kappa else []) + list(SAMPLED)
+    methods = ["mean-field"] + (["exact"] if kappa >= exact_min_kappa else []) + ["positive-p", "wigner"]
     for m in methods:
         t0 = time.perf_counter()
         try:
@@ -132,7 +154,23 @@ def agreement(r, m):
     if m == "mean-field":
         return f"max rel. diff {rel:.2f}"
     z = float(np.max(np.abs(n - x) / e))
-    return f"max abs z {z:.1f}, max rel. diff {rel:.3f}"
+    crit = f" (z_crit {z_crit(len(n), d['ntraj']):.1f})" if m == "trajectories" else ""
+    return f"max abs z {z:.1f}{crit}, max rel. diff {rel:.3f}"
+
+
+def against(r, m, ref):
+    """Two sampled methods over the grid: largest |z| of the <n_s> difference (errors combined)."""
+    d, e = r["methods"].get(m), r["methods"].get(ref)
+    if d is None or e is None:
+        return "—"
+    if "refused" in d or "refused" in e:
+        return "refused"
+    n, x = np.array(d["n_s"]), np.array(e["n_s"])
+    s = np.hypot(np.array(d["n_s_err"]), np.array(e["n_s_err"]))
+    k = int(np.argmax(np.abs(n - x) / s))
+    crit = z_crit(len(n), e["ntraj"])  # the trajectories' error dominates s: their ntraj - 1 degrees of freedom
+    return (f"max abs z {abs(n[k] - x[k]) / s[k]:.1f} at F/F_th {r['F'][k] / r['F_th']:.3f} (z_crit {crit:.1f}), "
+            f"max rel. diff {np.max(np.abs(n - x) / x):.3f}")
 
 
 def report(runs) -> str:
@@ -148,18 +186,46 @@ def report(runs) -> str:
          "kink: bootstrap; bimodal: fit).", "",
          "| kappa | g | F_th | method | curvature | kink | bimodal |", "|---|---|---|---|---|---|---|"]
     for r in runs:
-        for m in ("exact", "positive-p", "wigner", "mean-field"):
+        for m in ("exact", "trajectories", "positive-p", "wigner", "mean-field"):
             if m in r["methods"]:
                 L.append(f"| {r['kappa']:g} | {r['g']:.4f} | {r['F_th']:.4g} | {m} | {_est(r, m, 'curvature')} | "
                          f"{_est(r, m, 'kink')} | {_est(r, m, 'bimodal')} |")
     L += ["", "## Agreement with the exact steady state (<n_s> over the grid)", "",
-          "| kappa | g | positive-P | Wigner | mean field |", "|---|---|---|---|---|"]
+          "| kappa | g | trajectories | positive-P | Wigner | mean field |", "|---|---|---|---|---|---|"]
     for r in runs:
         if "exact" in r["methods"]:
-            L.append(f"| {r['kappa']:g} | {r['g']:.4f} | {agreement(r, 'positive-p')} | {agreement(r, 'wigner')} | "
-                     f"{agreement(r, 'mean-field')} |")
+            L.append(f"| {r['kappa']:g} | {r['g']:.4f} | {agreement(r, 'trajectories') or '—'} | "
+                     f"{agreement(r, 'positive-p')} | {agreement(r, 'wigner')} | {agreement(r, 'mean-field')} |")
+    if any("trajectories" in r["methods"] for r in runs):
+        L += ["", "## Where the exact solver stops: against the moving-basis trajectories (<n_s> over the grid)", "",
+              "z of the difference with both standard errors combined; z_crit: Student t with the",
+              "trajectories' ntraj - 1 degrees of freedom (their error dominates), Bonferroni over the grid",
+              "at family rate 1e-3 (the rule of tests/stats.py).", "",
+              "| kappa | g | positive-P | Wigner |", "|---|---|---|---|"]
+        for r in runs:
+            if "trajectories" in r["methods"]:
+                L.append(f"| {r['kappa']:g} | {r['g']:.4f} | {against(r, 'positive-p', 'trajectories')} | "
+                         f"{against(r, 'wigner', 'trajectories')} |")
+    if os.path.exists(TRAJ):
+        with open(TRAJ) as f:
+            curves = [d for d in json.load(f) if d.get("complete", True)]
+        L += ["", "## The moving-basis trajectory runs (`trajectory_curves.py`)", "",
+              "Each point: ntraj homodyne trajectories (theta = 0, dt = 1e-3) in the displaced basis from the",
+              "vacuum, time-averaged over [t_burn, t_end] (the steady state of an ergodic process); drift: the",
+              "largest |second-half - first-half average| / its standard error over the grid (a transient left",
+              "over would show as a systematic drift of one sign).", "",
+              "| kappa | g | ntraj | t_burn | t_end | largest bases (signal x pump) | lab Ns_out | verdicts | "
+              "largest drift z | wall (s), 2 workers, loaded machine |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for d in curves:
+            pts = d["points"]
+            drift = [(x["n_s_halves"][1] - x["n_s_halves"][0]) / x["n_s_halves_diff_err"] for x in pts]
+            verdicts = sorted({v for x in pts for v in x["verdicts"]})
+            L.append(f"| {d['kappa']:g} | {d['g']:.4f} | {d['ntraj']} | {pts[0]['t_burn']:g} | {pts[0]['t_end']:g} | "
+                     f"{max(x['Ns_basis_max'] for x in pts)} x {max(x['Np_basis_max'] for x in pts)} | "
+                     f"{min(x['Ns_out'] for x in pts)}..{max(x['Ns_out'] for x in pts)} | {', '.join(verdicts)} | "
+                     f"{max(drift, key=abs):+.1f} (mean {np.mean(drift):+.2f}) | {d['wall_s']:.0f} |")
     L += ["", "## Wall times (s)", "", "| kappa | " + " | ".join(["mean-field", "exact", *SAMPLED]) + " |",
-          "|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|"]
     for r in runs:
         L.append(f"| {r['kappa']:g} | " + " | ".join(
             f"{r['methods'][m]['wall_s']:.0f}" if m in r["methods"] else "—"
@@ -177,7 +243,7 @@ def plot(runs, path):
     ax = axs[0]
     for k, r in enumerate(runs):
         x = (np.array(r["F"]) / r["F_th"] - 1) / r["g"]
-        for m, sty in (("exact", "o-"), ("positive-p", "s"), ("wigner", "^")):
+        for m, sty in (("exact", "o-"), ("trajectories", "D"), ("positive-p", "s"), ("wigner", "^")):
             d = r["methods"].get(m)
             if d and "refused" not in d:
                 y = np.array(d["n_s"]) * r["g"]
@@ -188,7 +254,7 @@ def plot(runs, path):
     ax.set_ylabel(r"$g \langle n_s \rangle$ (mean field: black, x/2)")
     ax.legend(fontsize=6)
     ax = axs[1]
-    for m, mk in (("exact", "o"), ("positive-p", "s"), ("wigner", "^")):
+    for m, mk in (("exact", "o"), ("trajectories", "D"), ("positive-p", "s"), ("wigner", "^")):
         for key, ls in (("curvature", "-"), ("kink", ":"), ("bimodal", "--")):
             if key == "curvature" and m != "exact" or key == "bimodal" and m == "wigner":
                 continue  # second differences of sampled curves, Wigner's P''(0): noise (see REPORT.md)
@@ -225,11 +291,14 @@ def main():
     a = ap.parse_args()
     if a.report_only:
         with open(os.path.join(HERE, "threshold_study.json")) as f:
-            runs = [estimates(r) for r in json.load(f)]
+            runs = [r for r in json.load(f)]
+        for r in runs:
+            r["methods"].pop("trajectories", None)  # merged from trajectory_curves.json, not stored here
     else:
         runs = [one(float(k), a.steps, a.samples, a.exact_min_kappa, a.n_jobs) for k in a.kappas.split(",")]
     with open(os.path.join(HERE, "threshold_study.json"), "w") as f:
         json.dump(jsonio.clean(runs), f, indent=1, allow_nan=False)  # strict JSON: NaN -> null
+    runs = [estimates(r) for r in merge_trajectories(runs)]
     text = report(runs)
     with open(os.path.join(HERE, "REPORT.md"), "w") as f:
         f.write(text)
