@@ -433,18 +433,10 @@ def to_dataset(res):
         coords["channel"] = ("channel", np.array([str(c) for c in channels]), _attrs(ONE, "output channel"))
     attrs = {"kind": type(res).__name__, "method": res.method, "options": _options(res, data, len(t)),
              "truncation": dumps(res.truncation)}
-    pu, nones = {}, []
     items = list(res.params.to_dict().items())
     if discharge:
         items += [("t0", res.t0)] + [(f"load_{k}", v) for k, v in res.load.to_dict().items()]
-    for k, v in items:
-        pu[k] = QUANTITIES[k.removeprefix("load_")][0]
-        if v is None:
-            nones.append(k)
-        else:
-            attrs[k] = v
-    attrs["none_params"] = " ".join(nones)
-    attrs["parameter_units"] = json.dumps(pu)
+    attrs.update(param_attrs(items))
     if ensemble:
         for k in ("ntraj", "seed", "groups", "interrupted"):
             attrs[k] = _scalar_attr(getattr(res, k))
@@ -457,6 +449,21 @@ def to_dataset(res):
 # ------------------------------------------------------------------------------------------
 # Dataset -> result
 # ------------------------------------------------------------------------------------------
+
+
+def param_attrs(items) -> dict:
+    """Parameters ``(name, value)`` as netCDF attributes: numbers as they are, a None omitted and
+    named in ``none_params`` (netCDF has no null), their units in ``parameter_units`` (JSON)."""
+    out, units, nones = {}, {}, []
+    for k, v in items:
+        units[k] = QUANTITIES[k.removeprefix("load_")][0]
+        if v is None:
+            nones.append(k)
+        else:
+            out[k] = v
+    out["none_params"] = " ".join(nones)
+    out["parameter_units"] = json.dumps(units)
+    return out
 
 
 def _scalar(v):

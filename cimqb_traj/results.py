@@ -455,17 +455,7 @@ class ThresholdResult(dict):
         attrs["member_order"] = " ".join(self)
         attrs["definitions"] = json.dumps({m: list(self["F_th_quantum"].get(m, {})) for m in methods})
         if self.params is not None:
-            pu, none_params = {}, []
-            for k, v in self.params.to_dict().items():
-                if k == "F":
-                    continue
-                pu[k] = dataset.QUANTITIES[k][0]
-                if v is None:
-                    none_params.append(k)
-                else:
-                    attrs[k] = v
-            attrs["none_params"] = " ".join(none_params)
-            attrs["parameter_units"] = json.dumps(pu)
+            attrs.update(dataset.param_attrs((k, v) for k, v in self.params.to_dict().items() if k != "F"))
         attrs.update(dataset.provenance())
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
