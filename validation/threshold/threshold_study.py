@@ -241,6 +241,7 @@ def plot(runs, path):
 
     fig, axs = plt.subplots(1, 2, figsize=(11, 4.2))
     ax = axs[0]
+    seen = set()  # a sampled method is named in the legend once (its marker), exact once per g (its colour)
     for k, r in enumerate(runs):
         x = (np.array(r["F"]) / r["F_th"] - 1) / r["g"]
         for m, sty in (("exact", "o-"), ("trajectories", "D"), ("positive-p", "s"), ("wigner", "^")):
@@ -248,7 +249,9 @@ def plot(runs, path):
             if d and "refused" not in d:
                 y = np.array(d["n_s"]) * r["g"]
                 ye = np.array(d.get("n_s_err", np.zeros_like(y))) * r["g"]
-                ax.errorbar(x, y, ye, fmt=sty, ms=3, lw=0.8, color=f"C{k}", label=f"{m}, g = {r['g']:.3f}" if m == "exact" or k == 0 else None)
+                label = f"exact, g = {r['g']:.3f}" if m == "exact" else (None if m in seen else f"{m} (colour: g)")
+                seen.add(m)
+                ax.errorbar(x, y, ye, fmt=sty, ms=3, lw=0.8, color=f"C{k}", label=label)
         ax.plot(x, np.array(r["methods"]["mean-field"]["n_s"]) * r["g"], "k-", lw=0.6)
     ax.set_xlabel("(F / F_th - 1) / g")
     ax.set_ylabel(r"$g \langle n_s \rangle$ (mean field: black, x/2)")
