@@ -211,7 +211,14 @@ def test_case_interrupted_phase_selection_sweep_stops_and_marks(capsys, monkeypa
         assert doc["status"]["wigner"][0] == "done" and doc["status"]["wigner"][2] == "not run"
         assert doc["status"]["wigner"][1].startswith("interrupted")
         assert doc["p_plus"]["wigner"][2] is None
-    assert sorted(os.listdir(out_dir)) == ["phase_selection.json"]  # no plot, nothing half-written
+    # no plot, nothing half-written; the netCDF file carries the same marks
+    assert sorted(os.listdir(out_dir)) == ["phase_selection.h5", "phase_selection.json"]
+    import xarray as xr
+
+    with xr.open_dataset(out_dir / "phase_selection.h5", engine="h5netcdf") as ds:
+        assert ds.attrs["interrupted"] == 1
+        assert list(ds["status"].sel(methods="wigner").values[[0, 2]]) == ["done", "not run"]
+        assert list(ds["shots"].sel(methods="wigner").values[:2]) == [40, 28]
 
 
 def test_case_interrupted_charge_exits_130_and_marks(capsys, monkeypatch, tmp_path):
