@@ -60,6 +60,7 @@ Verdicts
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -68,7 +69,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import resources, truncation
+from . import jsonio, resources, truncation
 from .dataset import provenance, units_block
 from .errors import Refused
 from .params import BatteryParams
@@ -339,6 +340,47 @@ class CrossCheck:
                "table": self.rows, "verdicts": self.verdicts}
         units = {**units_block(doc), **units_block(dict.fromkeys(QUANTITIES)), "z": "1"}
         return {**doc, "units": units, "provenance": provenance()}
+
+    def to_xarray(self):
+        """The table as an ``xarray.Dataset``: ``value``, ``err`` (1 SE), ``exact`` (the method's
+        reference), ``z`` and ``judged`` over (``methods``, ``t``, ``quantity``), NaN where a method
+        has no row; the verdicts, references and parameters as attributes (JSON / numbers) with
+        the provenance.  ``methods``, not ``method``: ``Dataset.sel(method=...)`` is xarray's keyword."""
+        import xarray as xr
+
+        from .dataset import QUANTITIES as UNITS
+        from .dataset import param_attrs
+
+        t = [float(x) for x in self.t]
+        qs = list(QUANTITIES)
+        shape = (len(self.methods), len(t), len(qs))
+        arr = {k: np.full(shape, np.nan) for k in ("value", "err", "exact", "z", "judged")}
+        for r in self.rows:
+            i, k, j = list(self.methods).index(r["method"]), t.index(r["t"]), qs.index(r["quantity"])
+            for key in arr:
+                v = r[key]
+                arr[key][i, k, j] = np.nan if v is None else float(v)
+        dims = ("methods", "t", "quantity")
+        names = {"value": "the method's value", "err": "its standard error (1 SE, jackknife over groups)",
+                 "exact": "the exact solver's value at the method's reference truncation",
+                 "z": "(value - exact) / err", "judged": "1 if the row enters the verdict, else 0"}
+        unit = " / ".join(f"{q}: {UNITS[q][0]}" for q in qs)  # one unit per quantity along "quantity"
+        data = {k: (dims, a, {"long_name": names[k], "units": "1" if k in ("z", "judged") else unit})
+                for k, a in arr.items()}
+        coords = {"methods": ("methods", np.array(self.methods, dtype=str), {"long_name": "method", "units": "1"}),
+                  "t": ("t", np.array(t), {"long_name": "time", "units": "1/gamma_s"}),
+                  "quantity": ("quantity", np.array(qs, dtype=str), {"long_name": "compared quantity", "units": "1"})}
+        attrs = {"kind": "crosscheck", "reference_rule": REFERENCE_RULE, "verdicts": json.dumps(self.verdicts),
+                 "references": json.dumps(jsonio.clean(self.references)), "ntraj": self.ntraj,
+                 "samples": self.samples, "seed": str(self.seed), "groups": self.groups,
+                 **param_attrs(self.params.to_dict().items()), **provenance()}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def save(self, path) -> None:
+        """``to_xarray()`` written as netCDF-4, atomically (``dataset.write``)."""
+        from .dataset import write
+
+        write(self.to_xarray(), path)
 
     def table(self) -> str:
         """The printed table (text)."""

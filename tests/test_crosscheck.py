@@ -197,7 +197,17 @@ def test_cli_json_and_files(capsys, tmp_path):
     assert "deterministic" in out["null_reasons"]["table.err"]
     assert strict_loads((tmp_path / "crosscheck.json").read_text()) == out
     assert (tmp_path / "crosscheck.png").stat().st_size > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["crosscheck.json", "crosscheck.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crosscheck.h5", "crosscheck.json", "crosscheck.png"]
+    import xarray as xr  # the table in netCDF-4, opened without this package: the same numbers as the JSON
+
+    with xr.open_dataset(tmp_path / "crosscheck.h5", engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["t"].values, out["t"])
+        for r in out["table"]:
+            cell = ds.sel(methods=r["method"], t=r["t"], quantity=r["quantity"])
+            assert float(cell["value"]) == r["value"] and float(cell["exact"]) == r["exact"]
+            assert (np.isnan(cell["z"]) if r["z"] is None else float(cell["z"]) == r["z"])
+        assert json.loads(ds.attrs["verdicts"])["jump"]["verdict"] == "agrees"
+        assert all(ds[v].attrs["units"] for v in ds.data_vars)
 
 
 def test_cli_json_has_units_and_provenance(capsys, tmp_path):

@@ -1,7 +1,7 @@
 """``cimqb-traj crosscheck``: every method beside the exact solver on one workload, the table of
 W, W_c, W_i, <n_s> with standard errors, z-scores and a verdict per method
 (``cimqb_traj.crosscheck``, whose docstring states the references and the verdicts);
-``crosscheck.json`` and ``crosscheck.png`` with ``--out``."""
+``crosscheck.json``, ``crosscheck.h5`` (netCDF-4) and ``crosscheck.png`` with ``--out``."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--mf-rtol", type=_real, default=None,
                    help=f"mean field: relative tolerance of <n_s> against the converged exact run [1] "
                         f"(default: {TRUNC_TOL:g})")
-    _output_args(r, "crosscheck.json and crosscheck.png")
+    _output_args(r, "crosscheck.json, crosscheck.h5 (netCDF-4) and crosscheck.png")
     return p
 
 
@@ -133,12 +133,13 @@ def _run(a, m_opt: str) -> int:
         with atomic_path(os.path.join(a.out, "crosscheck.json")) as tmp, open(tmp, "w") as f:
             json.dump(doc, f, allow_nan=False, indent=1)
         cc.plot(os.path.join(a.out, "crosscheck.png"))
+        cc.save(os.path.join(a.out, "crosscheck.h5"))  # netCDF-4: the table for xarray
     if a.json:
         print(json.dumps(doc, allow_nan=False))
     else:
         print(cc.table())
         if a.out:
-            print(f"wrote {os.path.join(a.out, 'crosscheck.json')} and crosscheck.png")
+            print(f"wrote {os.path.join(a.out, 'crosscheck.json')}, crosscheck.h5 and crosscheck.png")
     return EXIT_OK
 
 
