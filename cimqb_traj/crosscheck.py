@@ -77,7 +77,7 @@ from .results import atomic_path
 from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
 
 __all__ = ["crosscheck", "CrossCheck", "converged_truncation", "z_crit", "format_table", "plot", "METHODS",
-           "TRAJECTORY", "PHASE_SPACE", "APPROXIMATE", "QUANTITIES", "RARE", "RUNNERS", "add_parser", "run", "main"]
+           "TRAJECTORY", "PHASE_SPACE", "APPROXIMATE", "QUANTITIES", "RARE", "RUNNERS", "main"]
 
 TRAJECTORY = ("jump", "homodyne")
 PHASE_SPACE = ("positive-p", "wigner", "mean-field")

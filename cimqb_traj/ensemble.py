@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+from .checks import check_int
 from .ergotropy import ergotropy_parts
 from .problem import GroupSums, Problem
 from .results import TrajectoryDischargeResult, TrajectoryResult
@@ -101,12 +102,6 @@ def _dask(n_jobs: int, scheduler):
             cluster.close()
 
 
-def _check_int(name, v, low):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
 def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_jobs: int = 1,
         backend: str = "loky", scheduler=None, progress: bool | None = None, e_ops=None):
     """Average ``ntraj`` trajectories (or samples) of ``method`` on ``problem``.
@@ -141,10 +136,10 @@ def run(method, problem: Problem, ntraj: int, seed: int, *, groups: int = 20, n_
     import joblib
     from tqdm.auto import tqdm
 
-    ntraj = _check_int("ntraj", ntraj, 1)
-    seed = _check_int("seed", seed, 0)
-    G = min(_check_int("groups", groups, 1), ntraj)
-    n_jobs = _check_int("n_jobs", n_jobs, 1)
+    ntraj = check_int("ntraj", ntraj, 1)
+    seed = check_int("seed", seed, 0)
+    G = min(check_int("groups", groups, 1), ntraj)
+    n_jobs = check_int("n_jobs", n_jobs, 1)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if scheduler is not None and backend != "dask":

@@ -45,7 +45,7 @@ from .results import ChargeResult, DischargeResult
 from . import truncation as trunc
 from .truncation import TRUNC_TOL, TruncationError, TruncationWarning, check_tol
 
-__all__ = ["charge", "discharge", "steady_state", "charge_verdict", "discharge_verdict", "charged_signal",
+__all__ = ["charge", "discharge", "steady_state", "charge_verdict", "charged_signal",
            "TruncationError", "TruncationWarning", "TRUNC_TOL", "check_times"]
 
 ENGINES = ("fast", "qutip")

@@ -374,12 +374,6 @@ def check_dt(dt) -> float:
     return v
 
 
-def check_int(name, v, low) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
 def check_fraction(name, v) -> float:
     try:
         f = float(v)

@@ -55,6 +55,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 from scipy.stats import poisson
 
+from ..checks import check_complex
 from ..params import BatteryParams
 
 __all__ = ["mean_field", "MeanFieldResult", "MeanField", "rhs", "jacobian", "threshold",
@@ -79,16 +80,6 @@ def _check_times(t, name="t") -> np.ndarray:
     if np.any(np.diff(t) <= 0):
         raise ValueError(f"{name} must be strictly increasing")
     return t
-
-
-def _check_complex(name, v) -> complex:
-    try:
-        z = complex(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a complex number, got {v!r}") from None
-    if not (math.isfinite(z.real) and math.isfinite(z.imag)):
-        raise ValueError(f"{name} must be finite, got {v!r}")
-    return z
 
 
 def rhs(params: BatteryParams, alpha_s: complex, alpha_p: complex, F: float | None = None):
@@ -254,8 +245,8 @@ def mean_field(params: BatteryParams, t, *, alpha_s0=0.0, alpha_p0=0.0, rtol: fl
     at t[0]; default the vacuum, which keeps alpha_s = 0 (module docstring)."""
     p = _check_params(params)
     t = _check_times(t)
-    a0 = _check_complex("alpha_s0", alpha_s0)
-    b0 = _check_complex("alpha_p0", alpha_p0)
+    a0 = check_complex("alpha_s0", alpha_s0)
+    b0 = check_complex("alpha_p0", alpha_p0)
     for name, v in (("rtol", rtol), ("atol", atol)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a positive finite number, got {v!r}")
@@ -317,7 +308,7 @@ class MeanField:
     def __init__(self, *, alpha_s0=0.0, trunc_tol=None):
         from .. import truncation
 
-        self.alpha_s0 = _check_complex("alpha_s0", alpha_s0)
+        self.alpha_s0 = check_complex("alpha_s0", alpha_s0)
         self.trunc_tol = truncation.check_tol(truncation.TRUNC_TOL if trunc_tol is None else trunc_tol)
 
     @property

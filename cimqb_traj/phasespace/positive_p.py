@@ -62,6 +62,7 @@ import math
 
 import numpy as np
 
+from ..checks import check_int
 from ..problem import GroupSums, Problem
 from .. import truncation
 from . import _sde, state
@@ -115,7 +116,7 @@ class PositiveP:
                  max_diverged=0.01, paths=False, coupling=None, trunc_tol=truncation.TRUNC_TOL):
         self.trunc_tol = truncation.check_tol(trunc_tol)
         self.dt = _sde.check_dt(dt)
-        self.batch = _sde.check_int("batch", batch, 1)
+        self.batch = check_int("batch", batch, 1)
         self.spike_bound = None if spike_bound is None else _sde.check_positive("spike_bound", spike_bound)
         self.divergence_bound = _sde.check_positive("divergence_bound", divergence_bound)
         self.max_diverged = _sde.check_fraction("max_diverged", max_diverged)

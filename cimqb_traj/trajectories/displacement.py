@@ -53,26 +53,12 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
+from ..checks import check_complex, check_int
+
 __all__ = ["displace_block", "reshift", "reshift2", "coherent"]
 
 _BIG = 1e100
 _LOG_BIG = math.log(_BIG)
-
-
-def _check_size(name, v) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
-
-
-def _check_beta(name, beta) -> complex:
-    try:
-        b = complex(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a complex number, got {beta!r}") from None
-    if not (math.isfinite(b.real) and math.isfinite(b.imag)):
-        raise ValueError(f"{name} must be finite, got {beta!r}")
-    return b
 
 
 def _diagonals(x: float, alphas: np.ndarray, nmax: int) -> np.ndarray:
@@ -105,8 +91,8 @@ def displace_block(beta, n_out: int, n_in: int) -> np.ndarray:
     Exact matrix elements of the untruncated operator (not the exponential of a truncated
     generator, as ``qutip.displace`` computes), accurate to ~1e-13 absolute up to |beta|^2 ~ 700
     and any block size (module docstring)."""
-    beta = _check_beta("beta", beta)
-    n_out, n_in = _check_size("n_out", n_out), _check_size("n_in", n_in)
+    beta = check_complex("beta", beta)
+    n_out, n_in = check_int("n_out", n_out, 1), check_int("n_in", n_in, 1)
     M = np.zeros((n_out, n_in), complex)
     x = abs(beta) ** 2
     if x == 0.0:
@@ -142,8 +128,8 @@ def reshift(c, beta_old, beta_new, n_new: int):
     c' = exp(i Im(beta_new^* beta_old)) D(beta_old - beta_new) c (module docstring) and
     lost = ||c||^2 - ||c'||^2 >= 0, the weight beyond the new basis (rounding: ~1e-16)."""
     c = np.asarray(c, dtype=complex)
-    bo, bn = _check_beta("beta_old", beta_old), _check_beta("beta_new", beta_new)
-    M = displace_block(bo - bn, _check_size("n_new", n_new), c.shape[0])
+    bo, bn = check_complex("beta_old", beta_old), check_complex("beta_new", beta_new)
+    M = displace_block(bo - bn, check_int("n_new", n_new, 1), c.shape[0])
     out = np.exp(1j * (np.conj(bn) * bo).imag) * (M @ c)
     return out, float(np.vdot(c, c).real - np.vdot(out, out).real)
 

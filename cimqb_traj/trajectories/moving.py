@@ -100,17 +100,18 @@ operators differ), so results are bitwise independent of ``batch``, ``n_jobs`` a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
+from ..checks import check_int
 from ..errors import Refused
 from ..problem import GroupSums, Problem, check_group_args, rng
 from .base import initial_state
 from .displacement import displace_block, reshift2
-from .homodyne import Homodyne, _steps
+from .homodyne import Homodyne
 
 __all__ = ["Moving", "MovingSums", "verdict", "output_dims", "displaced_problem"]
 
@@ -272,12 +273,6 @@ def _check_real(name, v, low, strict=True):
     return f
 
 
-def _check_int(name, v, low):
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
 class Moving:
     """Homodyne (or heterodyne) trajectories in a displaced Fock basis per trajectory (module
     docstring).  ``theta, dt, heterodyne, scheme, records`` as ``Homodyne``; ``batch`` only groups
@@ -301,9 +296,9 @@ class Moving:
         self.shrink_tol = _check_real("shrink_tol", shrink_tol, 0.0)
         if self.shrink_tol >= self.grow_tol:
             raise ValueError(f"shrink_tol must be below grow_tol ({self.grow_tol:g}), got {shrink_tol!r}")
-        self.n_min = _check_int("n_min", n_min, 5)
-        self.n_grow = _check_int("n_grow", n_grow, 1)
-        self.n_max = _check_int("n_max", n_max, self.n_min)
+        self.n_min = check_int("n_min", n_min, 5)
+        self.n_grow = check_int("n_grow", n_grow, 1)
+        self.n_max = check_int("n_max", n_max, self.n_min)
         self._cache = {}
 
     theta = property(lambda self: self._hd.theta)
