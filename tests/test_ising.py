@@ -83,6 +83,15 @@ def test_brute_force_matches_slow_loop(J):
     assert len(g.configs) == len(states)  # no configuration listed twice
 
 
+def test_brute_force_across_blocks(monkeypatch):
+    # blocks of 8 configurations: minima found in early blocks must be dropped once beaten
+    monkeypatch.setattr(ising, "_CHUNK", 8)
+    for J in (sk(10, 7), mobius(8)):
+        e0, states = slow_ground(J)
+        g = ground_states(J)
+        assert g.energy == e0 and as_set(g.configs) == states and len(g.configs) == len(states)
+
+
 def test_brute_force_refuses_large_n():
     with pytest.raises(ResourceError, match="N <= 24"):
         ground_states(sk(25, 0))
@@ -228,7 +237,8 @@ def test_p_ground_and_histogram():
 
 def test_time_to_solution_limits():
     assert time_to_solution(0.0, 3.0) == math.inf
-    assert time_to_solution(0.99, 3.0) == 3.0 and time_to_solution(1.0, 3.0) == 3.0
+    for p in (0.99, 0.999, 1.0):  # p >= target: one run suffices, never less than one run
+        assert time_to_solution(p, 3.0) == 3.0
     # (1 - p)^2 = 1 - target: exactly two runs
     assert time_to_solution(0.9, 3.0, target=0.99) == pytest.approx(6.0, rel=1e-12)
     # (1 - p)^m = 1 - target with m = ln(0.01) / ln(0.5)

@@ -250,13 +250,11 @@ def ground_states(J) -> GroundStates:
         S[:, 1:] = 1.0 - 2.0 * ((k[:, None] >> shifts) & 1)
         e = _energies(J, S)
         emin = e.min()
-        if emin < best - ENERGY_ATOL:
-            found = []
         if emin <= best + ENERGY_ATOL:
             best = min(best, emin)
             found.append(S[e <= best + ENERGY_ATOL])
     half = np.concatenate(found)
-    half = half[_energies(J, half) <= best + ENERGY_ATOL]  # drop blocks kept before a lower minimum
+    half = half[_energies(J, half) <= best + ENERGY_ATOL]  # drop candidates of a minimum since beaten
     configs = np.concatenate([half, -half]).astype(np.int8)
     return GroundStates(float(best), configs)
 
