@@ -6,8 +6,11 @@ Ising energy, brute-force ground states (N <= 24), Clopper-Pearson ground-state 
 time to solution.  ``sde``: the network's mean-field and positive-P equations (each spin the
 package's single-spin DOPO, edges coupled by the dissipative channels
 L_ij = sqrt(eta |J_ij|) (a_i - sgn(J_ij) a_j), i.e. the drift -(eta/2)(D - J) alpha) and the
-linear threshold from the signed Laplacian.  Not yet: truncated Wigner, the exact and trajectory
-solvers for N = 2..3, the ensemble runner, the network battery and the command line.
+linear threshold from the signed Laplacian.  ``exact``: the qutip Lindblad solver of the network
+for small N and truncations (``from cimqb_traj.network import exact``; ``exact.charge``, the truth
+for N = 2; not imported here, so that the samplers do not load qutip).  Not yet: truncated
+Wigner, trajectory solvers for N = 2..3, the ensemble runner, the network battery and the command
+line.
 """
 
 from .ising import (BRUTE_FORCE_MAX_N, GroundStates, PGround, clopper_pearson, energy,  # noqa: F401
