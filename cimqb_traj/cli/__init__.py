@@ -52,7 +52,7 @@ from .. import __version__
 from ..dataset import command_line
 from ..errors import Refused, SamplesError
 from ..truncation import TruncationError
-from . import charge, crosscheck, discharge, phase_selection, reproduce, run, threshold
+from . import charge, crosscheck, discharge, network, phase_selection, reproduce, run, threshold
 from .common import (EPILOG, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, UsageError, _check_out,
                      _Interrupted, _one_line, _Parser)
 # re-exported: what the tests, the docs and ``cimqb_traj.runfile`` import from ``cimqb_traj.cli``
@@ -65,7 +65,7 @@ __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REF
 
 #: the commands in the order ``--help`` lists them: name -> module (``add_parser``, ``run``)
 COMMANDS = {"charge": charge, "discharge": discharge, "threshold": threshold, "phase-selection": phase_selection,
-            "crosscheck": crosscheck, "run": run, "reproduce": reproduce}
+            "crosscheck": crosscheck, "network": network, "run": run, "reproduce": reproduce}
 
 # parameter name -> command-line option, for error messages
 _OPTION = {
