@@ -30,6 +30,7 @@ import argparse
 import inspect
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from .. import resources
 from ..errors import ResourceError
 from ..params import BatteryParams
 from ..results import atomic_path
-from .common import (EPILOG, EXIT_INTERRUPTED, EXIT_OK, UsageError, _dflt, _output_args, _print_json, _real,
+from .common import (EPILOG, EXIT_INTERRUPTED, EXIT_OK, UsageError, _dflt, _output_args, _real,
                      _trunc_tol, _trunc_tol_arg, add_param, unit_help)
 
 METHODS = ("positive-p", "wigner", "homodyne")
@@ -327,7 +328,7 @@ def _traces(sampler, params, J, eta, a):
 
 def run(a) -> int:
     """Run ``network`` from the parsed arguments ``a``; returns the exit code."""
-    from ..dataset import provenance, units_block
+    from ..dataset import provenance
     from ..network.ising import BRUTE_FORCE_MAX_N, ground_states
 
     J, base, sampler, scan_eta, scan_r = _check(a)
@@ -390,7 +391,8 @@ def run(a) -> int:
         with atomic_path(os.path.join(a.out, "network.json")) as tmp, open(tmp, "w") as fh:
             _dump(doc, fh, indent=1)
     if a.json:
-        _print_json({**doc, "units": {**units_block(doc), **_units(doc)}})
+        _dump(doc, sys.stdout)
+        print()
     else:
         _text(doc)
         if a.out:
