@@ -52,11 +52,14 @@ def test_w_total_is_the_network_battery_of_the_same_shots(capsys):
     assert out["W_total"] == float(w.W_total[-1]) and out["W_total_err"] == float(w.W_total_err[-1])
 
 
-def test_uncoupled_spins_are_independent_fair_coins(capsys):
+@pytest.mark.parametrize("method", ["positive-p", "wigner"])
+def test_uncoupled_spins_are_independent_fair_coins(method, capsys):
     # eta = 0: three independent DOPOs, each sign +-1 with probability 1/2 by the a -> -a symmetry,
     # so a ferromagnetic 3-ring is in a ground state (all equal) with probability 2/8, at any time
+    if method == "wigner" and not hasattr(sde, "truncated_wigner"):
+        pytest.skip("no network truncated Wigner in this version")
     out = run_json(capsys, ["--instance", "ring:3", "--eta", "0", "--F", "3", "--t-end", "3", "--dt", "0.1",
-                            "--ntraj", "600", "--no-work", "--no-progress"])
+                            "--ntraj", "600", "--no-work", "--no-progress", "--method", method])
     p, n = out["p_ground"], out["shots"]
     assert out["ground_energy"] == -3.0
     # binomial standard error of a fraction of n independent shots at the true p = 1/4
@@ -112,3 +115,17 @@ def test_unwritable_out(tmp_path, capsys):
     assert main(["network", "--instance", "triangle", *TINY, "--out", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--out" in err
+
+
+@pytest.mark.slow
+def test_homodyne_shots_end_to_end(tmp_path, capsys):
+    # N = 2 antiferromagnetic pair at a small truncation (kappa 2: few photons); qutip import and the
+    # trajectories take ~15 s, hence opt-in
+    f = tmp_path / "pair.txt"
+    f.write_text("0 1 -1\n")
+    out = run_json(capsys, ["--instance", str(f), "--method", "homodyne", "--eta", "0.5", "--kappa", "2",
+                            "--F-ratio", "1.5", "--ns", "6", "--np", "4", "--ntraj", "8", "--t-end", "1",
+                            "--dt", "0.002", "--no-progress"])
+    assert out["N"] == 2 and out["shots"] == 8 and out["truncation"]["verdict"] in ("ok", "warn")
+    assert out["W_total"] is None and "homodyne" in out["null_reasons"]["W_total"]
+    assert sum(out["energy_hist"]["count"]) == 8
