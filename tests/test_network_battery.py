@@ -178,14 +178,15 @@ def test_exact_work_eta0_is_single_spins():
     assert w.W_err is None and np.isnan(w.power[0]) and w.power[1] == w.W_total[1] / t[1]
 
 
-def test_exact_work_coupled_pair_energy():
+def test_exact_work_coupled_path_energy():
     from cimqb_traj.network import exact as nx
 
-    p = BatteryParams(kappa=1.0, gamma_p=4.0, F=1.5, Ns=5, Np=3)
-    J = np.array([[0.0, -1.0], [-1.0, 0.0]])
+    p = BatteryParams(kappa=1.0, gamma_p=4.0, F=1.5, Ns=3, Np=2)
+    J = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # path 0 - 1 - 2
     t = np.array([0.0, 1.0])
     w = bt.exact_work(p, J, 0.5, t, trunc_tol=0)
     # per-spin energy = <a_i^dag a_i> of network.exact (expectation of the full state there, the
-    # reduced state's trace here): same solver and tolerances, 1e-8
+    # reduced state's trace here): same solver and tolerances, 1e-8; the middle spin differs
     np.testing.assert_allclose(w.energy, nx.charge(p, J, 0.5, t).n, atol=1e-8)
-    np.testing.assert_allclose(w.W[:, 0], w.W[:, 1], atol=1e-8)  # the pair is symmetric
+    assert abs(w.energy[1, 1] - w.energy[1, 0]) > 1e-3
+    np.testing.assert_allclose(w.W[:, 0], w.W[:, 2], atol=1e-8)  # mirror symmetry of the path (J -> gauge)
