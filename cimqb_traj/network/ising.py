@@ -25,7 +25,7 @@ from ..checks import check_int
 from ..errors import ResourceError
 
 __all__ = [
-    "ring", "triangle", "mobius", "sk", "read_edges", "parse_instance", "energy",
+    "ring", "triangle", "mobius", "sk", "random_regular", "read_edges", "parse_instance", "energy",
     "GroundStates", "ground_states", "clopper_pearson", "PGround", "p_ground",
     "energy_histogram", "time_to_solution", "tts_interval", "BRUTE_FORCE_MAX_N",
 ]
@@ -93,6 +93,40 @@ def sk(N: int, seed: int) -> np.ndarray:
     return upper + upper.T
 
 
+def random_regular(N: int, degree: int = 3, seed: int = 0, signs: str = "random") -> sp.csr_matrix:
+    """Random ``degree``-regular simple graph on N spins with couplings J = +-1 on its edges.
+
+    Configuration model with rejection: the N * degree edge ends are shuffled with
+    ``numpy.random.default_rng(seed)`` and paired in order; a pairing with a self loop or a repeated
+    edge is rejected and redrawn (accepted with probability ~exp(-(degree^2 - 1)/4), 0.14 for
+    degree 3), so the result is uniform over simple regular graphs.  ``signs``: "random" (+-1 with
+    equal probability, drawn after the graph from the same generator), "ferro" (+1) or "anti" (-1).
+    (networkx would do this too, but it is not a dependency.)
+    """
+    N = check_int("N", N, 2)
+    degree = check_int("degree", degree, 1)
+    seed = check_int("seed", seed, 0)
+    if degree >= N or (N * degree) % 2:
+        raise ValueError(f"degree must be < N with N * degree even, got N = {N}, degree = {degree}")
+    if degree > 8:
+        raise ValueError(f"degree must be <= 8 (the rejection sampler's acceptance ~exp(-(degree^2 - 1)/4) "
+                         f"vanishes beyond), got {degree}")
+    if signs not in ("random", "ferro", "anti"):
+        raise ValueError(f"signs must be 'random', 'ferro' or 'anti', got {signs!r}")
+    rng = np.random.default_rng(seed)
+    ends = np.repeat(np.arange(N), degree)
+    for _ in range(10_000):
+        e = rng.permutation(ends).reshape(-1, 2)
+        e.sort(axis=1)
+        if np.all(e[:, 0] != e[:, 1]) and np.unique(e[:, 0] * N + e[:, 1]).size == e.shape[0]:
+            break
+    else:  # pragma: no cover - each draw is accepted with probability >= ~exp(-63/4) for degree <= 8
+        raise RuntimeError(f"random_regular: no simple {degree}-regular pairing in 10000 draws")
+    w = {"random": 2.0 * rng.integers(0, 2, e.shape[0]) - 1.0, "ferro": np.ones(e.shape[0]),
+         "anti": -np.ones(e.shape[0])}[signs]
+    return _from_edges(N, e, w)
+
+
 def read_edges(path) -> sp.csr_matrix:
     """Instance from a plain edge list: one ``i j J_ij`` per line, 0-based spin indices, ``#``
     starts a comment, blank lines ignored.  N is the largest index + 1.
@@ -139,26 +173,28 @@ def read_edges(path) -> sp.csr_matrix:
     return _from_edges(n, edges, weights)
 
 
-_SPECS = "ring:N, ring-:N (antiferromagnetic), mobius:N, sk:N:SEED, triangle, or an edge-list file"
+_SPECS = ("ring:N, ring-:N (antiferromagnetic), mobius:N, sk:N:SEED, regular:N:SEED (random 3-regular, "
+          "+-1 couplings), triangle, or an edge-list file")
 
 
 def parse_instance(spec: str):
     """Instance from a command-line string: ``ring:N`` (ferromagnetic), ``ring-:N``
-    (antiferromagnetic), ``mobius:N``, ``sk:N:SEED``, ``triangle``, or the path of an edge list
+    (antiferromagnetic), ``mobius:N``, ``sk:N:SEED``, ``regular:N:SEED`` (:func:`random_regular`,
+    degree 3, random +-1 couplings), ``triangle``, or the path of an edge list
     (:func:`read_edges`)."""
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"instance must be one of {_SPECS}; got {spec!r}")
     if spec == "triangle":
         return triangle()
-    m = re.fullmatch(r"(ring-?|mobius|sk):(.*)", spec)
+    m = re.fullmatch(r"(ring-?|mobius|sk|regular):(.*)", spec)
     if m is None:
         if os.path.isfile(spec):
             return read_edges(spec)
         raise ValueError(f"instance must be one of {_SPECS}; {spec!r} is neither a known form "
                          "nor an existing file")
     kind, args = m.group(1), m.group(2).split(":")
-    if not all(re.fullmatch(r"\d+", a) for a in args) or len(args) != (2 if kind == "sk" else 1):
-        form = "sk:N:SEED" if kind == "sk" else f"{kind}:N"
+    if not all(re.fullmatch(r"\d+", a) for a in args) or len(args) != (2 if kind in ("sk", "regular") else 1):
+        form = f"{kind}:N:SEED" if kind in ("sk", "regular") else f"{kind}:N"
         raise ValueError(f"instance {spec!r}: expected {form} with non-negative integers")
     nums = [int(a) for a in args]
     if kind == "ring":
@@ -167,6 +203,8 @@ def parse_instance(spec: str):
         return ring(nums[0], -1)
     if kind == "mobius":
         return mobius(nums[0])
+    if kind == "regular":
+        return random_regular(nums[0], 3, nums[1])
     return sk(nums[0], nums[1])
 
 
