@@ -22,6 +22,7 @@ from ..checks import check_int
 from ..errors import Refused
 from ..exact import ATOL, RTOL, _segments, check_times
 from .sde import _check_eta, _check_params, check_couplings
+from .spins import spin_distribution_exact
 
 __all__ = ["MAX_DIM", "network_operators", "charge", "NetworkExact"]
 
@@ -35,7 +36,9 @@ class NetworkExact:
 
     n : (len(t), N) <a_i^dag a_i>;  re_aa : (len(t), P) Re<a_i a_j> for ``pairs`` (P, 2), i < j;
     top_s, top_p : (len(t), N) populations of each spin's top signal / pump Fock level (a
-    truncation check: small means converged).
+    truncation check: small means converged);  spins : (len(t), 2^N) the joint distribution of the
+    quadrature signs, P(sigma) = Tr[rho prod_i Theta(sigma_i x_i)] over the rows of
+    ``spins.configurations(N)`` (``spins.spin_distribution_exact``).
     """
 
     t: np.ndarray
@@ -44,6 +47,7 @@ class NetworkExact:
     re_aa: np.ndarray
     top_s: np.ndarray
     top_p: np.ndarray
+    spins: np.ndarray
 
 
 def _dense(J) -> np.ndarray:
@@ -134,4 +138,5 @@ def charge(params, J, eta, t, Ns: int | None = None, Np: int | None = None, *,
         for i in range(N):
             d = np.real(s.ptrace([2 * i, 2 * i + 1]).full().diagonal()).reshape(p.Ns, p.Np)
             top_s[k, i], top_p[k, i] = d[-1].sum(), d[:, -1].sum()
-    return NetworkExact(t=t, n=n, pairs=pairs, re_aa=re_aa, top_s=top_s, top_p=top_p)
+    probs = np.array([spin_distribution_exact(s, N, (p.Ns, p.Np)) for s in states])
+    return NetworkExact(t=t, n=n, pairs=pairs, re_aa=re_aa, top_s=top_s, top_p=top_p, spins=probs)
