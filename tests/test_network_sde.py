@@ -9,7 +9,7 @@ import qutip
 import scipy.sparse as sp
 
 from cimqb_traj import exact
-from cimqb_traj.network import sde
+from cimqb_traj.network import ising, sde
 from cimqb_traj.params import BatteryParams
 from cimqb_traj.phasespace.meanfield import mean_field
 from stats import assert_within
@@ -130,3 +130,28 @@ def test_positive_p_refusals(kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         sde.positive_p(**args)
+
+
+@pytest.mark.parametrize("N, degree, seed", [(1000, 3, 1), (10, 3, 0), (9, 4, 5), (2, 1, 0)])
+def test_random_regular_is_simple_regular_and_symmetric(N, degree, seed):
+    J = ising.random_regular(N, degree, seed)
+    A = J.toarray()
+    assert A.shape == (N, N) and np.array_equal(A, A.T) and not np.diag(A).any()
+    assert set(np.unique(A[A != 0])) <= {-1.0, 1.0}
+    np.testing.assert_array_equal((A != 0).sum(axis=1), degree)  # simple: no repeated edge collapsed
+    assert J.nnz == N * degree  # every stub paired into a distinct edge (a repeat would merge two)
+    assert (ising.random_regular(N, degree, seed) != J).nnz == 0  # the seed names the instance
+    if N == 1000:  # random signs: about half ferromagnetic (binomial, 1500 edges, 5 sigma ~ 97)
+        assert abs((A > 0).sum() / 2 - 750) < 97
+        assert (ising.parse_instance(f"regular:{N}:{seed}") != J).nnz == 0
+
+
+def test_random_regular_signs_and_refusals():
+    assert (ising.random_regular(8, 3, 2, signs="anti").data == -1).all()
+    assert (ising.random_regular(8, 3, 2, signs="ferro").data == 1).all()
+    for kw, match in [({"N": 7, "degree": 3}, "even"), ({"N": 4, "degree": 4}, "degree"),
+                      ({"N": 8, "signs": "x"}, "signs"), ({"N": 1}, "N"), ({"N": 50, "degree": 9}, "degree")]:
+        with pytest.raises(ValueError, match=match):
+            ising.random_regular(**kw)
+    with pytest.raises(ValueError, match="regular:N:SEED"):
+        ising.parse_instance("regular:10")

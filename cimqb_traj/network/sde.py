@@ -1,4 +1,4 @@
-r"""Mean-field and positive-P equations of N DOPOs coupled by dissipative Ising edges.
+r"""Mean-field, positive-P and truncated-Wigner equations of N DOPOs coupled by dissipative Ising edges.
 
 Model
 -----
@@ -40,33 +40,26 @@ kappa^2 beta_0^2 > (gamma_s + eta lambda)^2 / 4 + Delta^2.  The lowest mode goes
 (``linear_threshold``; = ``BatteryParams.threshold`` at eta = 0 or lambda_min = 0, e.g. any
 unfrustrated instance, whose Laplacian has the gauge-transformed ground state as null vector).
 
-Integrator.  ``_sde``'s numba kernel is written for one spin (4 scalar variables); the coupling
-mixes spins through a matrix product per step, so this module has a small vectorised numpy
-stochastic Heun (predictor-corrector) step over (samples, N) arrays, with Gaussian increments.
-Ito = Stratonovich here (the noise depends only on the pumps, which carry no noise), so Heun
-converges to the Ito solution (weak order 1 at least).
+Samplers.  ``network.phasespace`` (positive-P and truncated Wigner, the noise each coupling channel
+adds in each representation, the runner) with the numba kernels of ``network._kernels``: stochastic
+Heun as in ``phasespace._sde``, the couplings as a CSR matrix.  Ito = Stratonovich here (the
+positive-P noise depends only on the pumps, which carry no noise), so Heun converges to the Ito
+solution (weak order 2 for these noises, see ``phasespace._sde``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
-from ..checks import check_int
-from ..errors import SamplesError
 from ..params import BatteryParams
-from ..phasespace._sde import check_dt, plan, pump
 from ..phasespace.meanfield import ATOL, RTOL, _check_times
 
 __all__ = ["check_couplings", "signed_laplacian", "coupling_drift", "meanfield_rhs",
-           "integrate_meanfield", "linear_threshold", "positive_p", "NetworkPositiveP"]
-
-#: jackknife groups of samples (fewer when there are fewer samples)
-GROUPS = 20
+           "integrate_meanfield", "linear_threshold", "positive_p", "truncated_wigner", "NetworkPositiveP"]
 
 
 def check_couplings(J):
@@ -221,140 +214,6 @@ def linear_threshold(params: BatteryParams, J, eta) -> float:
     return math.sqrt(p.gamma_p) / (2 * p.kappa) * math.hypot((p.gamma_s + eta * lam) / 2, p.delta)
 
 
-@dataclass
-class NetworkPositiveP:
-    """Positive-P moments of the network (normally ordered), means over kept samples, with
-    jackknife standard errors over ``groups`` groups.
-
-    ``n`` (nt, N): <a_i^dag a_i> (real part of E[alpha_i^+ alpha_i]); ``pairs`` (P, 2) with i < j
-    and ``re_aa`` (nt, P): Re<a_i a_j> = Re E[alpha_i alpha_j]; ``spins`` (samples, N) int8: sign
-    of Re alpha_i at t[-1] per sample (0 for a diverged sample); ``diverged``: samples excluded
-    (non-finite or beyond the divergence bound), never silently."""
-
-    t: np.ndarray
-    n: np.ndarray
-    n_err: np.ndarray
-    pairs: np.ndarray
-    re_aa: np.ndarray
-    re_aa_err: np.ndarray
-    spins: np.ndarray
-    diverged: int
-    samples: int
-    groups: int
-    dt: float
-    ordering: str = "normal"
-
-
-def _jackknife(sums, counts):
-    """Means and jackknife errors from per-group sums (G, ...) and kept counts (G,)."""
-    G = len(counts)
-    shape = (G,) + (1,) * (sums.ndim - 1)
-    tot, n = sums.sum(axis=0), counts.sum()
-    mean = tot / n
-    loo = (tot[None] - sums) / (n - counts).reshape(shape)
-    err = np.sqrt((G - 1) / G * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
-    return mean, err
-
-
-def positive_p(params: BatteryParams, J, eta, t, samples: int, seed: int, dt: float = 0.01, *,
-               alpha_s0=0.0, pairs=None, max_diverged: float = 0.01,
-               divergence_bound: float = 1e6) -> NetworkPositiveP:
-    """Positive-P samples of the network (module docstring) from the coherent product state
-    |alpha_s0> (x) |0>_pump (default the vacuum), stochastic Heun with steps <= ``dt``.
-
-    Group g of the ``groups = min(20, samples)`` groups draws its Gaussian increments from
-    ``SeedSequence(seed).spawn(groups)[g]``.  ``pairs``: (P, 2) spin index pairs for Re<a_i a_j>
-    (default all i < j; refused when that is more than 1e5 pairs: pass the pairs you need).
-    Raises ``SamplesError`` when more than ``max_diverged`` of the samples diverged or a whole
-    group did."""
-    p = _check_params(params)
-    L = signed_laplacian(J)
-    eta = _check_eta(eta)
-    t = _check_times(t)
-    samples = check_int("samples", samples, 2)
-    seed = check_int("seed", seed, 0)
-    dt = check_dt(dt)
-    if p.nth_s != 0 or p.nth_p != 0:
-        raise ValueError("params: nth_s and nth_p must be 0 for the network positive-P (zero temperature "
-                         "only); use the single-spin phasespace.positive_p for thermal baths")
-    if not (isinstance(max_diverged, (int, float)) and 0 <= max_diverged <= 1):
-        raise ValueError(f"max_diverged must be a number in [0, 1], got {max_diverged!r}")
-    if not (isinstance(divergence_bound, (int, float)) and divergence_bound > 0):
-        raise ValueError(f"divergence_bound must be a positive number, got {divergence_bound!r}")
-    N = L.shape[0]
-    a0 = _check_vector("alpha_s0", alpha_s0, N)
-    if pairs is None:
-        if N * (N - 1) // 2 > 100_000:
-            raise ValueError(f"pairs: all {N * (N - 1) // 2} pairs i < j is too many; pass pairs=(P, 2) indices")
-        pairs = np.array(np.triu_indices(N, 1)).T
-    pairs = np.asarray(pairs)
-    if pairs.size == 0:
-        pairs = np.zeros((0, 2), np.int64)
-    if (pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer)
-            or np.any(pairs < 0) or np.any(pairs >= N) or np.any(pairs[:, 0] >= pairs[:, 1])):
-        raise ValueError(f"pairs must be a (P, 2) integer array of spin indices 0 <= i < j < N = {N}")
-    ts, h, oidx = plan(p, t, dt)
-    sF = pump(p, ts, h) / math.sqrt(p.gamma_p) if p.gamma_p > 0 else np.zeros_like(h)
-    G = min(GROUPS, samples)
-    sizes = np.full(G, samples // G) + (np.arange(G) < samples % G)
-    nt, P = t.size, pairs.shape[0]
-    sum_n, sum_aa = np.zeros((G, nt, N)), np.zeros((G, nt, P))
-    kept = np.zeros(G)
-    spins = np.zeros((samples, N), np.int8)
-    i0, i1 = pairs[:, 0], pairs[:, 1]
-    k = 0.5 * eta
-    for g, ss in enumerate(np.random.SeedSequence(seed).spawn(G)):
-        rng = np.random.default_rng(ss)
-        B = int(sizes[g])
-        a = np.tile(a0, (B, 1))
-        ap, b, bp = np.conj(a), np.zeros((B, N), complex), np.zeros((B, N), complex)
-        rec = np.empty((nt, 2, B, N), complex)
-        rec[0] = a, ap
-        alive = np.ones(B, bool)
-        for s in range(h.size):
-            hs = h[s]
-            w = rng.standard_normal((2, B, N)) * math.sqrt(hs)
-
-            def drift(a, ap, b, bp):
-                ds, dsp, dp, dpp = _single_drift(p, a, ap, b, bp, sF[s])
-                return ds - k * _apply(L, a), dsp - k * _apply(L, ap), dp, dpp
-
-            def noise(b, bp):
-                return np.sqrt(p.kappa * b) * w[0], np.sqrt(p.kappa * bp) * w[1]
-
-            d1 = drift(a, ap, b, bp)
-            n1 = noise(b, bp)
-            pa, pap = a + d1[0] * hs + n1[0], ap + d1[1] * hs + n1[1]
-            pb, pbp = b + d1[2] * hs, bp + d1[3] * hs
-            d2 = drift(pa, pap, pb, pbp)
-            n2 = noise(pb, pbp)
-            a = a + 0.5 * (d1[0] + d2[0]) * hs + 0.5 * (n1[0] + n2[0])
-            ap = ap + 0.5 * (d1[1] + d2[1]) * hs + 0.5 * (n1[1] + n2[1])
-            b = b + 0.5 * (d1[2] + d2[2]) * hs
-            bp = bp + 0.5 * (d1[3] + d2[3]) * hs
-            with np.errstate(invalid="ignore"):
-                big = np.abs(np.concatenate([a, ap, b, bp], axis=1)).max(axis=1)
-            bad = ~(big <= divergence_bound)
-            if bad.any():  # freeze diverged samples at 0 so they cannot overflow; excluded below
-                alive &= ~bad
-                for x in (a, ap, b, bp):
-                    x[bad] = 0
-            if oidx[s] >= 0:
-                rec[oidx[s]] = a, ap
-        kept[g] = alive.sum()
-        if kept[g] == 0:
-            raise SamplesError(f"network positive_p: all {B} samples of group {g} diverged (positive-P "
-                               "far above threshold or too large dt)")
-        ra, rap = rec[:, 0][:, alive], rec[:, 1][:, alive]
-        sum_n[g] = (rap * ra).real.sum(axis=1)
-        sum_aa[g] = (ra[:, :, i0] * ra[:, :, i1]).real.sum(axis=1)
-        off = int(sizes[:g].sum())
-        spins[off:off + B] = np.where(alive[:, None], np.sign(rec[-1, 0].real), 0).astype(np.int8)
-    diverged = int(samples - kept.sum())
-    if diverged > max_diverged * samples:
-        raise SamplesError(f"network positive_p: {diverged} of {samples} samples diverged (more than "
-                           f"max_diverged = {max_diverged:g}); lower dt or the pump")
-    n, n_err = _jackknife(sum_n, kept)
-    aa, aa_err = _jackknife(sum_aa, kept)
-    return NetworkPositiveP(t=t, n=n, n_err=n_err, pairs=pairs, re_aa=aa, re_aa_err=aa_err, spins=spins,
-                            diverged=diverged, samples=samples, groups=G, dt=dt)
+# the samplers live in network.phasespace; imported here (after the names they use) so that
+# ``sde.positive_p`` keeps working
+from .phasespace import NetworkPositiveP, positive_p, truncated_wigner  # noqa: E402
