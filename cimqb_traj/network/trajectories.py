@@ -401,6 +401,9 @@ def homodyne(params, J, eta, t, ntraj, seed, *, n_jobs=1, scheduler=None, groups
     """
     tol = check_tol(trunc_tol)
     problem = network_problem(params, J, eta, t, psi0)
+    if not problem.channels:
+        raise ValueError("gamma_s, gamma_p, eta: all zero, so the network has no output channel to measure; "
+                         "homodyne needs at least one (use network.exact for closed dynamics)")
     method = NetworkHomodyne(dt=dt, scheme=scheme, batch=batch, records=records)
     backend = "loky" if scheduler is None else "dask"
     res = run(method, problem, ntraj, seed, groups=groups, n_jobs=n_jobs, backend=backend,
