@@ -368,8 +368,8 @@ def switching_rate(x, t, *, band: float, t_min: float | None = None) -> Switchin
 
 @dataclass(frozen=True)
 class TelegraphCorrelation:
-    """C(tau) = <sigma(t) sigma(t + tau)> of the dead-band spin, averaged over t >= t_min, shots and
-    spins: lags (L,), C (L,), C_err (L,) standard error from the scatter over shots; the fitted decay
+    """C(tau) = <sigma(t) sigma(t + tau)> of the dead-band spin (or <x(t) x(t + tau)>, ``signal="x"``),
+    averaged over t >= t_min, shots and spins: lags (L,), C (L,), C_err (L,) standard error from the scatter over shots; the fitted decay
     rate (2 k for a telegraph process) and its standard error, from ln C over ``fit`` lags
     (jackknife over shots)."""
 
@@ -396,10 +396,13 @@ def _fit_rate(lags, C):
 
 
 def telegraph_correlation(x, t, *, band: float, max_lag: float, fit: tuple | None = None,
-                          t_min: float | None = None) -> TelegraphCorrelation:
+                          t_min: float | None = None, signal: str = "spin") -> TelegraphCorrelation:
     """C(tau) of the dead-band spin of records ``x`` on a uniform grid ``t`` up to ``max_lag``, and
     its decay rate fitted over the lags in ``fit`` = (tau_lo, tau_hi) (default (0, max_lag));
-    standard errors by the jackknife over shots (>= 2 shots)."""
+    standard errors by the jackknife over shots (>= 2 shots).  ``signal="x"``: the correlation
+    <x(t) x(t + tau)> of the records themselves (``band`` unused, pass 0), which for a conditional
+    <x> or an odd phase-space variable decays at the Liouvillian's lambda_1 at long lags (module
+    docstring), free of the dead band's choice."""
     x, t = _check_records(x, t)
     band = _check_band(band)
     dt = np.diff(t)
@@ -417,7 +420,14 @@ def telegraph_correlation(x, t, *, band: float, max_lag: float, fit: tuple | Non
     sel = (lags >= lo) & (lags <= hi)
     if sel.sum() < 2:
         raise ValueError(f"fit = {fit!r} selects fewer than 2 lags of the grid (step {dt[0]:g})")
-    s = hysteresis_spin(x, band)
+    if signal == "spin":
+        s = hysteresis_spin(x, band)
+    elif signal == "x":
+        if band != 0:
+            raise ValueError(f"band = {band!r} does not apply to signal='x' (no dead band); pass band=0")
+        s = x
+    else:
+        raise ValueError(f"signal must be 'spin' or 'x', got {signal!r}")
     per = _corr(s, m)  # (shots, L)
     n = per.shape[0]
     C = per.mean(axis=0)
