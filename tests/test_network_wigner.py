@@ -154,3 +154,13 @@ def test_too_many_workers_refused():
     with pytest.raises(ResourceError, match="n_jobs"):
         ps.positive_p(BatteryParams(), FERRO, 1.0, [0, 0.1], 4, 0, 0.05, n_jobs=10_000)
 
+
+
+def test_kernel_generator_is_numpy_sfc64():
+    """The kernels' in-loop generator reproduces numpy's SFC64 stream bitwise (so the increments
+    inherit its tested statistical quality), and the three-point law has variance h."""
+    from cimqb_traj.network import _kernels
+
+    bg = np.random.SFC64(np.random.SeedSequence(12345))
+    rs = np.array([bg.state["state"]["state"]], np.uint64)
+    np.testing.assert_array_equal(_kernels.sfc64_words(rs, 1000), bg.random_raw(1000))

@@ -34,10 +34,10 @@ exact for kappa = 0.
 
 Runner
 ------
-``samples`` are cut into G = min(20, samples) contiguous groups; group g integrates with the
-generator ``default_rng(SeedSequence(seed).spawn(G)[g])`` (initial Wigner samples first, then the
-32-bit words of the increments, chunk by chunk), so a result is bitwise the same for any ``n_jobs`` and
-backend.  Groups are joblib tasks (``loky`` processes, ``threading`` threads: the kernels release
+``samples`` are cut into G = min(20, samples) contiguous groups; group g uses the child
+ss_g = ``SeedSequence(seed).spawn(G)[g]``: ``default_rng(ss_g)`` draws the initial Wigner samples,
+and sample k of the group draws its increments from its own SFC64 stream seeded by the child
+(ss_g, k) (``_kernels``), so a result is bitwise the same for any ``n_jobs`` and backend.  Groups are joblib tasks (``loky`` processes, ``threading`` threads: the kernels release
 the GIL, or a Dask cluster through joblib's ``dask`` backend as in ``cimqb_traj.ensemble``).
 Only moment sums are kept (per group: n, Re a_i a_j for the requested pairs, optional conditional
 sums), never the samples at all times; ``keep_final`` keeps the samples at t[-1].
@@ -45,7 +45,8 @@ sums), never the samples at all times; ``keep_final`` keeps the samples at t[-1]
 A sample that diverges (a variable beyond ``divergence_bound`` or not finite) is excluded from every
 sum: the group is integrated a second time with the same generator and those samples switched off
 from the start (the other samples' paths are unchanged, their increments are the same words), so
-no moment of an excluded sample enters at any time.
+no moment of an excluded sample enters at any time.  One kernel call integrates a sample over
+the whole time span (its state stays in cache).
 """
 
 from __future__ import annotations
@@ -70,8 +71,6 @@ __all__ = ["positive_p", "truncated_wigner", "NetworkPhaseSpace", "NetworkPositi
 
 #: jackknife groups of samples (fewer when there are fewer samples)
 GROUPS = 20
-#: increments (32-bit words) drawn at once per group: a 16 MiB buffer
-_CHUNK_WORDS = 1 << 22
 _BACKENDS = ("loky", "threading", "dask")
 
 
@@ -155,19 +154,13 @@ def _edges(J, eta):
     return i, j, 0.5 * np.sqrt(eta * np.abs(w)), -np.sign(w)
 
 
-def _words(wigner: bool, N: int, E: int) -> int:
-    """Increments per sample and step (``_kernels`` docstring)."""
-    return 4 * N + 2 * E if wigner else 2 * N
-
-
 def _check_resources(samples, G, N, nt, P, E, wigner, cond, keep_final, n_jobs):
     """Refuse (ResourceError naming the parameter) a run whose memory would not fit: per worker
-    the group's state and scratch, its increment buffer and its sums; in the main process the G
+    the group's state, its generators and its sums; in the main process the G
     group sums (and the jackknife's copies) and the kept final samples."""
     B = -(-samples // G)
-    words = max(_CHUNK_WORDS, _words(wigner, N, E) * B)
     sums = 8.0 * nt * (N + P) + (8.0 + 3 * 16) * nt * N * 2 * cond
-    worker = WORKER_BASE + 16.0 * B * N * (2 if wigner else 4) + 4.0 * words + 2 * sums + 16.0 * B * N * 2
+    worker = WORKER_BASE + 16.0 * B * N * (2 if wigner else 4) + 2 * sums + 16.0 * B * N * 2 + 32.0 * B
     main = G * sums * 3 + 32.0 * samples * N * keep_final + samples * N
     need = worker * n_jobs + main
     avail = MEMORY_FRACTION * available_memory()
@@ -211,6 +204,17 @@ def _run_group(spec: _Spec, ss, B: int):
     return out
 
 
+def _streams(ss, B):
+    """(B, 4) SFC64 states: sample k of the group draws from SeedSequence(ss.entropy,
+    spawn_key = ss.spawn_key + (k,)) (a child of the group's sequence, made without spawning so
+    that a repeated group gets the same streams)."""
+    rs = np.empty((B, 4), np.uint64)
+    for k in range(B):
+        child = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (k,))
+        rs[k] = np.random.SFC64(child).state["state"]["state"]
+    return rs
+
+
 def _integrate(spec: _Spec, ss, B, off):
     p, N, nt = spec.p, spec.a0.size, spec.nt
     gen = np.random.default_rng(ss)
@@ -229,23 +233,14 @@ def _integrate(spec: _Spec, ss, B, off):
     cc = np.zeros(cshape)
     ca, ca2, cn = (np.zeros(cshape, complex) for _ in range(3))
     i0, i1 = spec.pairs[:, 0].copy(), spec.pairs[:, 1].copy()
-    ei, ej, ec, es = spec.edges
-    nw = _words(spec.wigner, N, ei.size)
-    S = spec.h.size
-    m = max(1, min(S, _CHUNK_WORDS // max(1, B * nw)))
-    for s0 in range(0, S, m):
-        k = min(m, S - s0)
-        raw = gen.integers(0, 2**32, size=(B, k, nw), dtype=np.uint32)
-        sl = slice(s0, s0 + k)
-        common = (spec.indptr, spec.indices, spec.ldata)
-        tail = (p.gamma_s, p.gamma_p, p.delta, p.kappa, complex(p.eps), spec.bound, i0, i1, sn, saa, spec.cond,
-                cc, ca, ca2, cn)
-        if spec.wigner:
-            _kernels.wigner_block(a, b, alive, raw, spec.h[sl], spec.sF[sl], spec.oidx[sl], s0 == 0, *common,
-                                  ei, ej, ec, es, *tail)
-        else:
-            _kernels.positive_p_block(a, ap, b, bp, alive, raw, spec.h[sl], spec.sF[sl], spec.oidx[sl], s0 == 0,
-                                      *common, *tail)
+    rs = _streams(ss, B)
+    args = (alive, rs, spec.h, spec.sF, spec.oidx, True, spec.indptr, spec.indices, spec.ldata)
+    tail = (p.gamma_s, p.gamma_p, p.delta, p.kappa, complex(p.eps), spec.bound, i0, i1, sn, saa, spec.cond,
+            cc, ca, ca2, cn)
+    if spec.wigner:
+        _kernels.wigner_block(a, b, *args, *spec.edges, *tail)
+    else:
+        _kernels.positive_p_block(a, ap, b, bp, *args, *tail)
     res = {"alive": alive, "kept": int(alive.sum()), "sn": sn, "saa": saa,
            "spins": np.where(alive[:, None], np.sign(a.real), 0).astype(np.int8)}
     if spec.cond:
