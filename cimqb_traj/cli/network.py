@@ -485,7 +485,8 @@ def plot_traces(t, x, label, doc):
 
 
 def plot_scan(doc):
-    """p_ground with its 95 % Clopper-Pearson interval against eta and against F / F_th."""
+    """p_ground with its 95 % Clopper-Pearson interval against eta and against F / F_th (the main
+    run's point as a star)."""
     from ..plotting import new_figure
 
     scan = doc["scan"]
@@ -496,7 +497,11 @@ def plot_scan(doc):
         p = np.array([np.nan if v is None else v for v in rows["p_ground"]])
         ci = np.array([[np.nan, np.nan] if c is None else c for c in rows["p_ground_ci"]])
         ax.errorbar(x, p, np.abs(np.stack([p - ci[:, 0], ci[:, 1] - p])), fmt="o-", ms=3, capsize=2,
-                    label="95 % Clopper-Pearson")
+                    label="scan, 95 % Clopper-Pearson")
+        if doc["p_ground"] is not None and doc[name] is not None:  # the main run (its own eta and F)
+            lo, hi = doc["p_ground_ci"]
+            ax.errorbar([doc[name]], [doc["p_ground"]], [[doc["p_ground"] - lo], [hi - doc["p_ground"]]], fmt="*",
+                        ms=8, capsize=2, color="C3", label="main run")
         ax.set_xlabel(labels[name])
         ax.set_ylabel("ground-state probability")
         ax.set_ylim(-0.02, 1.02)
