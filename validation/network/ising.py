@@ -54,9 +54,9 @@ SA = {"num_reads": 1000, "num_sweeps": 1000, "seed": 7, "randomize_order": True}
 SA_LARGE = {"num_reads": 100, "num_sweeps": 1000, "seed": 7, "randomize_order": True}  # N = 1000
 
 
-def coupling(J) -> float:
-    """eta = 1 / d_max, d_max = max_i sum_j |J_ij| (module docstring)."""
-    return 1.0 / float(np.max(np.asarray(abs(sp.csr_matrix(J)).sum(axis=1))))
+def coupling(J, scale: float = 1.0) -> float:
+    """eta = scale / d_max, d_max = max_i sum_j |J_ij| (module docstring)."""
+    return scale / float(np.max(np.asarray(abs(sp.csr_matrix(J)).sum(axis=1))))
 
 
 def anneal(J) -> dict:
@@ -89,9 +89,9 @@ def sampler(method: str):
     return f
 
 
-def cim(J, method: str, shots: int, E_target: float) -> dict:
-    """Shots of ``method`` at eta = 1/d_max, F = F_RATIO F_th(J, eta); statistics against E_target."""
-    eta = coupling(J)
+def cim(J, method: str, shots: int, E_target: float, scale: float = 1.0) -> dict:
+    """Shots of ``method`` at eta = scale/d_max, F = F_RATIO F_th(J, eta); statistics against E_target."""
+    eta = coupling(J, scale)
     F_th = sde.linear_threshold(PARAMS, J, eta)
     p = PARAMS.replace(F=F_RATIO * F_th)
     t0 = time.perf_counter()
@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="positive-p", help="comma-separated: positive-p, wigner")
     ap.add_argument("--only", default=None, help="comma-separated instance stems (default: all, in ORDER)")
     ap.add_argument("--shots", type=int, default=2000, help="shots per instance (N = 1000: 100 unless given)")
+    ap.add_argument("--eta-scale", type=float, default=1.0, help="eta = this / d_max (default 1)")
     ap.add_argument("--table", action="store_true", help="print the results as a markdown table and stop")
     a = ap.parse_args(argv)
     if a.table:
@@ -166,10 +167,10 @@ def main(argv=None) -> int:
         target = entry.get("ground_energy", entry["sa"]["best_energy"])
         shots = a.shots if given or n not in SHOTS else SHOTS[n]
         for m in a.methods.split(","):
-            key = f"{m}/{shots}"
+            key = f"{m}/{shots}" + ("" if a.eta_scale == 1 else f"/eta_scale={a.eta_scale:g}")
             if key in entry:
                 continue
-            entry[key] = {**cim(J, m, shots, target), "provenance": provenance()}
+            entry[key] = {**cim(J, m, shots, target, a.eta_scale), "provenance": provenance()}
             save(doc)
             r = entry[key]
             print(f"{stem} {key}: p = {r['p_ground']:.4f} [{r['p_ground_ci'][0]:.4f}, {r['p_ground_ci'][1]:.4f}], "
