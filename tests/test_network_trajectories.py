@@ -142,11 +142,20 @@ def test_sizes_and_bad_input():
         NetworkHomodyne().run_group(charge_problem(p, [0, 1]), np.arange(2), 0)
 
 
-def test_psi0_in_exact_order():
-    # a ket given in network.exact's order (s0, p0, s1, p1): one photon in signal 1 -> n(0) = (0, 1)
-    p = BatteryParams(Ns=3, Np=2, F=0.0, kappa=0.0)
-    ket = qutip.tensor(qutip.basis(3, 0), qutip.basis(2, 0), qutip.basis(3, 1), qutip.basis(2, 0))
-    r = homodyne(p, PAIR, 0.0, [0.0, 0.1], 2, 0, groups=2, psi0=ket, trunc_tol=0)
-    np.testing.assert_allclose(r.n[0], [0, 1], atol=1e-14)  # the initial state itself: round-off
+def test_initial_state_and_readout_orientation():
+    # psi0 in network.exact's order (s0, p0, s1, p1): coherent signals alpha = (0.8, -0.5), pumps
+    # empty.  At t = 0 every trajectory holds psi0, so the moments and P(sigma) are those of psi0
+    # itself (network.spins' own einsum over the exact order; qutip expectations): round-off only.
+    p = BatteryParams(Ns=6, Np=2, F=0.0, kappa=0.0)
+    ket = qutip.tensor(qutip.coherent(6, 0.8), qutip.basis(2, 0), qutip.coherent(6, -0.5), qutip.basis(2, 0))
+    r = homodyne(p, PAIR, ETA, [0.0, 0.2], 4, 0, groups=2, psi0=ket, records=True, trunc_tol=0)
+    a = [qutip.tensor(*[qutip.destroy(6) if k == 2 * i else qutip.qeye(d) for k, d in enumerate((6, 2, 6, 2))])
+         for i in range(2)]
+    np.testing.assert_allclose(r.n[0], [qutip.expect(x.dag() * x, ket) for x in a], atol=1e-12)
+    np.testing.assert_allclose(r.re_aa[0, 0], qutip.expect(a[0] * a[1], ket).real, atol=1e-12)
+    np.testing.assert_allclose(r.p_sign[0], spins.spin_distribution_exact(qutip.ket2dm(ket), 2, (6, 2)), atol=1e-12)
+    # a coherent state under linear loss and homodyne stays coherent with a deterministic amplitude
+    # (kappa = F = 0; the edge is linear too): every shot reads sgn(0.8, -0.5) = (+1, -1)
+    assert np.all(r.spins == [1, -1]) and np.all(np.sign(r.x[:, :, 0]) == 1)
     with pytest.raises(ValueError, match="no output channel"):
         homodyne(p.replace(gamma_s=0.0, gamma_p=0.0), PAIR, 0.0, [0.0, 0.1], 2, 0)
