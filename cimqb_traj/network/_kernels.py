@@ -80,6 +80,18 @@ def _couple(indptr, indices, ldata, x, i):
 
 
 @numba.njit(inline="always")
+def _couple2(indptr, indices, ldata, x, xp, i):
+    """(eta/2) ((D - J) x)_i and the same for xp, in one pass over row i."""
+    acc = x[i] * 0.0
+    accp = x[i] * 0.0
+    for q in range(indptr[i], indptr[i + 1]):
+        k = indices[q]
+        acc += ldata[q] * x[k]
+        accp += ldata[q] * xp[k]
+    return acc, accp
+
+
+@numba.njit(inline="always")
 def _accumulate(k, a, ap, i0, i1, sn, saa, cond, cc, ca, ca2, cn):
     """Add one sample's moments at output k: sn += Re(ap a), saa += Re(a_i0 a_i1), and with
     ``cond`` the sums conditioned on the sign of Re a_i (index 0: >= 0, 1: < 0)."""
@@ -106,8 +118,9 @@ def _pp_step(x, xp, y, yp, fa, fap, fb, fbp, a1, ap1, na, nap, rs, c, hs, f, sc,
     Returns (True, max |variable|^2)."""
     N = x.shape[0]
     for i in range(N):
-        fa[i] = -dm * x[i] + kappa * xp[i] * y[i] + eps - _couple(indptr, indices, ldata, x, i)
-        fap[i] = -dmc * xp[i] + kappa * x[i] * yp[i] + epsc - _couple(indptr, indices, ldata, xp, i)
+        cx, cxp = _couple2(indptr, indices, ldata, x, xp, i)
+        fa[i] = -dm * x[i] + kappa * xp[i] * y[i] + eps - cx
+        fap[i] = -dmc * xp[i] + kappa * x[i] * yp[i] + epsc - cxp
         fb[i] = -0.5 * gp * y[i] - 0.5 * kappa * x[i] * x[i] + f
         fbp[i] = -0.5 * gp * yp[i] - 0.5 * kappa * xp[i] * xp[i] + f
         y1 = y[i] + fb[i] * hs
@@ -126,8 +139,9 @@ def _pp_step(x, xp, y, yp, fa, fap, fb, fbp, a1, ap1, na, nap, rs, c, hs, f, sc,
     for i in range(N):
         y1 = y[i] + fb[i] * hs
         yp1 = yp[i] + fbp[i] * hs
-        ga1 = -dm * a1[i] + kappa * ap1[i] * y1 + eps - _couple(indptr, indices, ldata, a1, i)
-        gap1 = -dmc * ap1[i] + kappa * a1[i] * yp1 + epsc - _couple(indptr, indices, ldata, ap1, i)
+        cx, cxp = _couple2(indptr, indices, ldata, a1, ap1, i)
+        ga1 = -dm * a1[i] + kappa * ap1[i] * y1 + eps - cx
+        gap1 = -dmc * ap1[i] + kappa * a1[i] * yp1 + epsc - cxp
         gb1 = -0.5 * gp * y1 - 0.5 * kappa * a1[i] * a1[i] + f
         gbp1 = -0.5 * gp * yp1 - 0.5 * kappa * ap1[i] * ap1[i] + f
         x[i] = x[i] + 0.5 * (fa[i] + ga1) * hs + na[i]
