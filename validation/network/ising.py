@@ -112,9 +112,14 @@ def cim(J, method: str, shots: int, E_target: float, scale: float = 1.0) -> dict
             "energy_hist": {"energy": levels.tolist(), "count": counts.tolist()}, "wall_s": wall}
 
 
-def save(doc: dict) -> None:
+def save(doc: dict, stem: str) -> None:
+    """Write ``doc`` with the entry of ``stem`` merged into what the file holds now (another run of
+    this script may have added other entries since this one started)."""
+    now = json.load(open(OUT)) if os.path.exists(OUT) else {"instances": {}}
+    now["settings"] = doc["settings"]
+    now["instances"][stem] = {**now["instances"].get(stem, {}), **doc["instances"][stem]}
     with atomic_path(OUT) as tmp, open(tmp, "w") as fh:
-        json.dump(clean(doc), fh, indent=1, allow_nan=False)
+        json.dump(clean(now), fh, indent=1, allow_nan=False)
 
 
 def table(doc: dict) -> str:
@@ -161,7 +166,7 @@ def main(argv=None) -> int:
                 entry["ground_energy"] = gs.energy
                 entry["ground_states"] = int(len(gs.configs))
                 entry["sa"]["found_ground"] = bool(abs(entry["sa"]["best_energy"] - gs.energy) <= ising.ENERGY_ATOL)
-            save(doc)
+            save(doc, stem)
             print(f"{stem}: SA best {entry['sa']['best_energy']:g} ({entry['sa']['wall_s']:.1f} s)"
                   + (f", brute force {entry['ground_energy']:g}" if "ground_energy" in entry else ""), flush=True)
         target = entry.get("ground_energy", entry["sa"]["best_energy"])
@@ -171,7 +176,7 @@ def main(argv=None) -> int:
             if key in entry:
                 continue
             entry[key] = {**cim(J, m, shots, target, a.eta_scale), "provenance": provenance()}
-            save(doc)
+            save(doc, stem)
             r = entry[key]
             print(f"{stem} {key}: p = {r['p_ground']:.4f} [{r['p_ground_ci'][0]:.4f}, {r['p_ground_ci'][1]:.4f}], "
                   f"best {r['best_energy']:g}, mean {r['mean_energy']:.4g}, {r['diverged']} diverged, "
