@@ -150,9 +150,12 @@ def test_sampler_refusals(sampler, kw, match):
         sampler(**args)
 
 
-def test_too_many_workers_refused():
-    with pytest.raises(ResourceError, match="n_jobs"):
-        ps.positive_p(BatteryParams(), FERRO, 1.0, [0, 0.1], 4, 0, 0.05, n_jobs=10_000)
+@pytest.mark.parametrize("kw, match", [({"n_jobs": 10_000}, "n_jobs"), ({"dt": 1e-9}, "dt"),
+                                       ({"samples": 10**9, "t": [0, 100]}, "samples")])
+def test_resources_refused_before_running(kw, match):
+    args = {"samples": 4, "t": [0, 0.1], "dt": 0.05, **kw}
+    with pytest.raises(ResourceError, match=match):
+        ps.positive_p(BatteryParams(), FERRO, 1.0, args.pop("t"), args.pop("samples"), 0, **args)
 
 
 

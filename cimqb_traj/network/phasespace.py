@@ -63,7 +63,8 @@ from ..errors import ResourceError, SamplesError
 from ..params import BatteryParams
 from ..phasespace._sde import check_dt, plan, pump
 from ..phasespace.meanfield import _check_times
-from ..resources import MEMORY_FRACTION, WORKER_BASE, available_memory, check_jobs, check_scheduler
+from ..resources import (MAX_STEPS, MAX_WORK, MEMORY_FRACTION, WORKER_BASE, available_memory, check_jobs,
+                         check_scheduler)
 from . import _kernels
 from .sde import _check_eta, _check_params, _check_vector, check_couplings, signed_laplacian
 
@@ -305,6 +306,13 @@ def _sample(wigner, params, J, eta, t, samples, seed, dt, alpha_s0, pairs, max_d
     G = min(GROUPS, samples)
     _check_resources(samples, G, N, t.size, pairs.shape[0], edges[0].size, wigner, conditional, keep_final,
                      1 if backend == "dask" and scheduler is not None else n_jobs)
+    steps = (t[-1] - t[0]) / dt
+    if not steps <= MAX_STEPS:
+        raise ResourceError(f"dt: t[-1] - t[0] = {t[-1] - t[0]:g} in steps of {dt:g} is {steps:.3g} steps per sample, "
+                            f"above the budget of {MAX_STEPS:.3g}; use a larger dt or a shorter time span")
+    if not steps * samples * N * 4 <= MAX_WORK:
+        raise ResourceError(f"samples: {samples} samples x {N} spins x {steps:.3g} steps is above the budget of "
+                            f"{MAX_WORK:.3g} updates; use fewer samples, a larger dt or a shorter time span")
     if isinstance(scheduler, str):
         check_scheduler(scheduler)
     ts, h, oidx = plan(p, t, dt)
