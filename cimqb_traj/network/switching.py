@@ -56,15 +56,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
+from ..checks import check_int
 from ..errors import Refused
 from ..params import BatteryParams
 from ..truncation import REFUSE, TRUNC_TOL, check_tol, enforce, smaller
 
-__all__ = ["SHIFT_INVERT_MAX", "AUTO_SHIFT_INVERT", "EXP_ARNOLDI_MAX", "LiouvillianGap", "liouvillian", "liouvillian_gap",
-           "Switching", "switching_rate", "TelegraphCorrelation", "telegraph_correlation", "hysteresis_spin"]
+__all__ = ["SHIFT_INVERT_MAX", "AUTO_SHIFT_INVERT", "EXP_ARNOLDI_MAX", "LiouvillianGap", "liouvillian",
+           "liouvillian_gap", "Switching", "switching_rate", "TelegraphCorrelation", "telegraph_correlation",
+           "hysteresis_spin"]
 
 #: largest superoperator dimension D^2 for the shift-invert LU (fill-in: ~8e6 nonzeros at 1.2e4)
 SHIFT_INVERT_MAX = 12_000
@@ -112,9 +113,7 @@ class LiouvillianGap:
 
 
 def _operators(params, J, eta, Ns, Np):
-    """(H, c_ops, signal-parity diagonal over the Hilbert basis, dims, N)."""
-    import qutip
-
+    """(H, c_ops, signal-parity diagonal over the Hilbert basis, N)."""
     from .. import model
 
     if J is None:
@@ -124,13 +123,13 @@ def _operators(params, J, eta, Ns, Np):
         if not isinstance(params, BatteryParams):
             raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
         p = params.replace(Ns=params.Ns if Ns is None else Ns, Np=params.Np if Np is None else Np)
-        return model.hamiltonian(p), model.collapse_ops(p), _parity(p.Ns, p.Np, 1), p.Ns, p.Np, 1
+        return model.hamiltonian(p), model.collapse_ops(p), _parity(p.Ns, p.Np, 1), 1
     from . import exact
 
     H, c_ops, a = exact.network_operators(params, J, eta, Ns, Np)
     Ns = params.Ns if Ns is None else int(Ns)
     Np = params.Np if Np is None else int(Np)
-    return H, c_ops, _parity(Ns, Np, len(a)), Ns, Np, len(a)
+    return H, c_ops, _parity(Ns, Np, len(a)), len(a)
 
 
 def _parity(Ns, Np, N) -> np.ndarray:
@@ -149,7 +148,7 @@ def liouvillian(params: BatteryParams, J=None, eta: float = 0.0, *, Ns: int | No
     network (``network.exact.network_operators``, which refuses (Ns Np)^N > its ``MAX_DIM``)."""
     import qutip
 
-    H, c_ops, par, Ns_, Np_, N = _operators(params, J, eta, Ns, Np)
+    H, c_ops, par, N = _operators(params, J, eta, Ns, Np)
     L = qutip.liouvillian(H, c_ops).to("csr").data.as_scipy().tocsr()
     return L, np.kron(par, par), par.size, N
 
@@ -163,7 +162,8 @@ def _check_method(method, dim):
         raise Refused(f"method='shift-invert': superoperator dimension {dim} > {SHIFT_INVERT_MAX} (the LU factor "
                       "fills in); use method='exp-arnoldi' or lower Ns / Np")
     if dim > EXP_ARNOLDI_MAX:
-        raise Refused(f"liouvillian_gap: superoperator dimension (Ns Np)^(2N) = {dim} > {EXP_ARNOLDI_MAX}; lower Ns or Np")
+        raise Refused(f"liouvillian_gap: superoperator dimension (Ns Np)^(2N) = {dim} > {EXP_ARNOLDI_MAX}; "
+                      "lower Ns or Np")
     return method
 
 
@@ -204,8 +204,9 @@ def _exp_arnoldi(L, Pi, D, k, tau):
 
 
 def _solve(params, J, eta, Ns, Np, method, k, tau):
+    n_spins = 1 if J is None else int(np.shape(J)[0])
+    m = _check_method(method, (int(Ns) * int(Np)) ** (2 * n_spins))  # before L is built
     L, Pi, D, N = liouvillian(params, J, eta, Ns=Ns, Np=Np)
-    m = _check_method(method, L.shape[0])
     if m == "shift-invert":
         w, par = _shift_invert(L, Pi, D, k)
     else:
@@ -247,8 +248,10 @@ def liouvillian_gap(params: BatteryParams, J=None, eta: float = 0.0, *, Ns: int 
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a positive finite number, got {tau!r}")
-    Ns = params.Ns if Ns is None else Ns
-    Np = params.Np if Np is None else Np
+    if not isinstance(params, BatteryParams):
+        raise ValueError(f"params must be a BatteryParams, got {type(params).__name__}")
+    Ns = check_int("Ns", params.Ns if Ns is None else Ns, 2)
+    Np = check_int("Np", params.Np if Np is None else Np, 2)
     w, par, m, N = _solve(params, J, eta, Ns, Np, method, int(k), float(tau))
     rate = float(-w[0].real)
     if not rate > 0:
@@ -306,7 +309,8 @@ def _check_records(x, t):
 
 
 def _check_band(band) -> float:
-    if isinstance(band, bool) or not isinstance(band, (int, float, np.floating)) or not (math.isfinite(band) and band >= 0):
+    if (isinstance(band, bool) or not isinstance(band, (int, float, np.floating))
+            or not (math.isfinite(band) and band >= 0)):
         raise ValueError(f"band must be a finite number >= 0 (the dead band half-width, units of x), got {band!r}")
     return float(band)
 
@@ -369,9 +373,9 @@ def switching_rate(x, t, *, band: float, t_min: float | None = None) -> Switchin
 @dataclass(frozen=True)
 class TelegraphCorrelation:
     """C(tau) = <sigma(t) sigma(t + tau)> of the dead-band spin (or <x(t) x(t + tau)>, ``signal="x"``),
-    averaged over t >= t_min, shots and spins: lags (L,), C (L,), C_err (L,) standard error from the scatter over shots; the fitted decay
-    rate (2 k for a telegraph process) and its standard error, from ln C over ``fit`` lags
-    (jackknife over shots)."""
+    averaged over t >= t_min, shots and spins: lags (L,), C (L,), C_err (L,) standard error from the
+    scatter over shots; the fitted decay rate (2 k for a telegraph process) and its standard error,
+    from ln C over ``fit`` lags (jackknife over shots)."""
 
     lags: np.ndarray
     C: np.ndarray
