@@ -81,10 +81,11 @@ def test_exact_antiferro_is_gauge_of_ferro():
 @pytest.fixture(scope="module")
 def ferro_pair():
     """g = kappa / sqrt(gamma_s gamma_p) = 0.5, F = 1.2 F_th, t <= 2: the signals hold ~0.2 photons and
-    their quadrature signs are correlated (P(aligned) ~ 0.56) by the edge.  Truncation (measured,
-    validation/network/B_crosscheck.md): (Ns, Np) = (6, 4) -> (7, 5) moves n_i by 3.0e-3, Re<a0 a1>
-    by 2.2e-3 and P(sigma) by 5e-4 at t = 2, below half the 4000-sample standard errors (7e-3, 5e-3,
-    4e-3), so the 4-sigma tests keep their meaning."""
+    their quadrature signs are correlated (P(aligned) = 0.56) by the edge.  Truncation (measured,
+    validation/network/B_crosscheck.md): (Ns, Np) = (6, 4) -> (8, 5) moves n_i by 3.3e-3, Re<a0 a1>
+    by 2.8e-3 and P(sigma) by 2e-4 at t = 2, at most 0.85 of the 4000-sample standard errors
+    (n: 3.9e-3..7e-3, Re<a0 a1>: 4.2e-3, P: 3.3e-3..4.2e-3); the critical value 4.85 (6 comparisons,
+    t_19) keeps >= 4 SE of margin beyond that bias."""
     t = np.linspace(0, 2, 3)
     return (t,) + _pair_reference(1, 1.0, 4.0, 1.2, t, 6, 4)
 
