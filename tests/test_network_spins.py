@@ -98,6 +98,8 @@ def test_exact_refusals():
         spin_distribution_exact(rho, 2, (4, 3))
     with pytest.raises(ValueError, match="dims"):
         spin_distribution_exact(rho, 2, 4)
+    with pytest.raises(ValueError, match="dims"):
+        spin_distribution_exact(rho, 2, (4, 2, 4))
     with pytest.raises(ValueError, match="rho"):
         spin_distribution_exact(np.eye(10), 2, (4, 2))
 

@@ -112,7 +112,9 @@ def spin_distribution_exact(rho, N: int, dims) -> np.ndarray:
     if N > MAX_SPINS:
         raise ValueError(f"N must be <= {MAX_SPINS}, got {N}")
     try:
-        Ns, Np = (check_int(name, d, 1) for name, d in zip(("dims[0] (Ns)", "dims[1] (Np)"), dims))
+        if len(dims) != 2:
+            raise ValueError
+        Ns, Np = (check_int(name, d, 1) for name, d in zip(("Ns", "Np"), dims))
     except (TypeError, ValueError) as e:
         raise ValueError(f"dims must be (Ns, Np), two positive integers, got {dims!r}") from e
     if hasattr(rho, "full"):
