@@ -178,8 +178,8 @@ def spin_distribution_positive_p(alpha, alpha_plus) -> tuple[np.ndarray, np.ndar
 
     P(sigma) = E[w(sigma)] exactly (normal-ordering-free: Theta is evaluated on Lambda directly);
     the estimate is the real part of the sample mean (its imaginary part has mean zero).  The error
-    is the sample standard deviation of Re w over sqrt(samples) (independent samples; use the normal
-    critical value, ``stats.z_crit(m)``).  Heavy tails appear where |Im mu| is large (far above
+    is the sample standard deviation of Re w over sqrt(samples) (independent samples: normal-law
+    critical values apply, not Student's t of a jackknife).  Heavy tails appear where |Im mu| is large (far above
     threshold), as for every positive-P moment.
 
     Parameters
