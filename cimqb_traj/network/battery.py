@@ -31,7 +31,8 @@ covariance (d = mu_+ - mu_-), and mu_+-(lam) = mu_bar + lam (mu_+- - mu_bar).  F
 lam = 1 is the plain sign-conditioned mixture, lam = 0 two Gaussians at the common mean (one
 Gaussian when C_+ = C_-, e.g. below threshold by symmetry).  lam is the largest value <= lam_b
 for which both components are physical (det of the (x, p) covariance >= 1/4;
-x = (a + a^dag)/sqrt 2), and lam_b measures bimodality: b / V, the fraction of the x variance
+x = (a + a^dag)/sqrt 2; lam_b itself where no lam in [0, 1] achieves that), and lam_b measures
+bimodality: b / V, the fraction of the x variance
 (symmetric order) that lies between the two halves, against r_G(z) = phi(z)^2 / (Phi(z) Phi(-z)),
 the fraction a single Gaussian of the same mean and variance (z = <x>/sqrt V) gives when cut at
 x = 0::
@@ -42,7 +43,7 @@ Hence a Gaussian state split along x returns (almost, up to sampling) itself, an
 separated lobes (b/V -> 1) the two-Gaussian mixture.  r_G is exact for a Wigner split; for
 positive-P samples (whose x spread is the normally ordered one) b/V is smaller, so the rule leans
 towards the single Gaussian there.  A component that is unphysical even at lam = 0 (sampling
-noise, positive-P's non-physical conditional moments) gets the least isotropic noise s I that
+noise, positive-P's non-physical conditional moments) keeps lam_b and gets the least isotropic noise s I that
 makes det = 1/4 (counted in ``truncation['projected']``).  Where it holds and by how much it
 misses: validation/network/E_battery.md (the exact single-spin states against this model built
 from their own Wigner half-plane moments).
@@ -226,7 +227,11 @@ def gaussian_mixture(p, mu, N, M):
     slope = pp[..., None] * (Vpp * vx[..., None] ** 2 - 2 * Vxp * (vx * vp)[..., None] + Vxx * vp[..., None] ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         tmin = np.where(det >= 0.25, 0.0, np.where(slope > 0, (0.25 - det) / slope, np.inf))
-    t = np.minimum(np.maximum(1 - lam_b2, tmin.max(-1)), 1.0)
+    tmin = tmin.max(-1)
+    # physicality caps the split where lowering lam can restore it; where even lam = 0 cannot, the
+    # defect is in a lobe's own covariance (sampling noise, positive-P's conditional moments): keep
+    # lam_b and project that lobe below
+    t = np.where(tmin <= 1, np.maximum(1 - lam_b2, tmin), 1 - lam_b2)
     lam = np.sqrt(1 - t)
     mu_c = mbar[..., None] + lam[..., None] * (mu - mbar[..., None])
     Bxx, Bpp, Bxp = pp * vx**2, pp * vp**2, pp * vx * vp
@@ -323,6 +328,7 @@ def wigner_conditional(rho, extent: float | None = None, points: int = 256) -> d
 
 def _lobes(c, a, a2, n, ordering):
     """Conditional (p, mu, N, M) from summed count, alpha, alpha^2, alpha^+ alpha (..., 2)."""
+    c, n = np.real(c), np.real(n)  # real sums, whatever dtype the sampler stored them in
     if ordering == "symmetric":
         n = n - 0.5 * c  # <a^dag a> = <|alpha|^2>_W - 1/2
     tot = c.sum(-1, keepdims=True)
