@@ -65,6 +65,8 @@ def test_slowest_mode_is_odd_and_matches_dense():
     pw = liouvillian_gap(SPIN, k=3, method="exp-arnoldi", trunc_tol=0)
     assert np.allclose(pw.eigenvalues, w[1:4], atol=1e-6)  # RESIDUAL acceptance 1e-6
     assert np.allclose(pw.parity, si.parity, atol=1e-6)
+    odd = liouvillian_gap(SPIN, k=1, method="exp-arnoldi", sector="odd", trunc_tol=0)
+    assert odd.eigenvalues[0] == pytest.approx(w[1], abs=1e-6) and odd.parity[0] == pytest.approx(-1.0)
     assert pw.switching_rate == pytest.approx(0.5 * pw.rate)
 
 
@@ -88,6 +90,8 @@ def test_gap_bad_input():
         liouvillian_gap(SPIN, method="lanczos")
     with pytest.raises(ValueError, match="k must"):
         liouvillian_gap(SPIN, k=0)
+    with pytest.raises(ValueError, match="sector"):
+        liouvillian_gap(SPIN, method="shift-invert", sector="odd")
     with pytest.raises(Refused, match="shift-invert"):
         liouvillian_gap(SPIN.replace(Ns=30, Np=6), method="shift-invert", trunc_tol=0)
 
