@@ -79,6 +79,20 @@ def test_mixture_keeps_first_and_second_moments():
                                [mbar, (p * (N + abs(mu) ** 2)).sum(), (p * (M + mu**2)).sum()], atol=1e-9)
 
 
+def test_unphysical_lobe_is_projected_not_merged():
+    # positive-P-like lobes: well separated (R >> 9) but each with Vpp = N + 1/2 - M = 0.001, so
+    # det = 1/4 would need Vxx = 250: more than the between variance of x (32) times t <= 1 can
+    # add (t = 7.8); the split stays and the lobes are projected
+    p = np.array([0.5, 0.5])
+    mu = np.array([4.0, -4.0]) + 0j
+    N = np.array([0.1, 0.1])
+    M = np.array([0.599, 0.599]) + 0j
+    mu_c, N_c, M_c, lam, proj = bt.gaussian_mixture(p, mu, N, M)
+    assert lam == 1.0 and proj
+    np.testing.assert_allclose(mu_c, mu)
+    assert np.all(np.abs(M_c) ** 2 <= N_c * (N_c + 1) * (1 + 1e-9))  # physical after projection
+
+
 # ---------------------------------------------------------------- the two-lobe model on exact states
 
 def test_model_on_gaussian_states():
