@@ -43,10 +43,6 @@ def test_keys_units_and_numbers_match_the_api(capsys):
         assert out["tts"] == pytest.approx(2.0 * math.log(0.01) / math.log(1 - k / len(e)), rel=1e-12)
 
 
-# network.phasespace stores cond["n"] as complex sums of alpha^+ alpha; network.battery's Gaussian
-# build takes them as real (its own conditional_sums stores Re) and fails in np.ceil: remove this
-# marker when the two agree (strict: the test then passes and the marker fails the run)
-@pytest.mark.xfail(raises=TypeError, strict=True, reason="complex cond['n'] of the samplers vs real in network.battery")
 def test_w_total_is_the_network_battery_of_the_same_shots(capsys):
     battery = pytest.importorskip("cimqb_traj.network.battery")
     out = run_json(capsys, ["--instance", "triangle", "--F-ratio", "1.5", *TINY])
