@@ -155,22 +155,26 @@ def _edges(J, eta):
     return i, j, 0.5 * np.sqrt(eta * np.abs(w)), -np.sign(w)
 
 
-def _check_resources(samples, G, N, nt, P, E, wigner, cond, keep_final, n_jobs):
+def _check_resources(samples, G, N, nt, P, wigner, cond, keep_final, n_jobs):
     """Refuse (ResourceError naming the parameter) a run whose memory would not fit: per worker
-    the group's state, its generators and its sums; in the main process the G
-    group sums (and the jackknife's copies) and the kept final samples."""
+    the group's state, its generators and its sums; in the main process the G group sums (and the
+    jackknife's copies), the spins and the kept final samples.  The culprit named is the largest
+    part."""
     B = -(-samples // G)
-    sums = 8.0 * nt * (N + P) + (8.0 + 3 * 16) * nt * N * 2 * cond
-    worker = WORKER_BASE + 16.0 * B * N * (2 if wigner else 4) + 2 * sums + 16.0 * B * N * 2 + 32.0 * B
-    main = G * sums * 3 + 32.0 * samples * N * keep_final + samples * N
-    need = worker * n_jobs + main
+    copies = 3 * G + 2 * n_jobs  # sums: G groups, ~2 jackknife copies; 2 per worker
+    parts = {"samples": WORKER_BASE * n_jobs + n_jobs * (16.0 * B * N * (4 if wigner else 6) + 32.0 * B)
+             + samples * N,
+             "keep_final": 32.0 * samples * N * keep_final,
+             "conditional": copies * 56.0 * nt * N * 2 * cond,
+             "pairs": copies * 8.0 * nt * P,
+             "t": copies * 8.0 * nt * N}
+    need = sum(parts.values())
     avail = MEMORY_FRACTION * available_memory()
     if need > avail:
-        blame = "conditional" if cond and nt * N * 2 * 56 > 2 * nt * (N + P) * 8 else (
-            "keep_final" if keep_final and 32.0 * samples * N > main / 2 else ("pairs" if P > N else "t"))
+        blame = max(parts, key=parts.get)
         raise ResourceError(f"{blame}: the network sampler would need about {need / 2**30:.3g} GiB, more than "
-                            f"the {avail / 2**30:.3g} GiB available; use fewer output times t, fewer pairs, "
-                            "fewer workers, or leave out conditional / keep_final")
+                            f"the {avail / 2**30:.3g} GiB available; use fewer samples or workers, fewer output "
+                            "times t or pairs, or leave out conditional / keep_final")
 
 
 @dataclass(frozen=True)
@@ -304,7 +308,7 @@ def _sample(wigner, params, J, eta, t, samples, seed, dt, alpha_s0, pairs, max_d
     pairs = _check_pairs(pairs, N)
     edges = _edges(J, eta)
     G = min(GROUPS, samples)
-    _check_resources(samples, G, N, t.size, pairs.shape[0], edges[0].size, wigner, conditional, keep_final,
+    _check_resources(samples, G, N, t.size, pairs.shape[0], wigner, conditional, keep_final,
                      1 if backend == "dask" and scheduler is not None else n_jobs)
     steps = (t[-1] - t[0]) / dt
     if not steps <= MAX_STEPS:
