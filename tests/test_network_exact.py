@@ -124,6 +124,22 @@ def test_positive_p_against_exact(pair):
 
 
 @pytest.mark.slow
+def test_positive_p_against_exact_selected():
+    """Far above threshold (g = 1, F = 3 F_th, t <= 3): n_i = 0.76 and P(aligned) = 0.68, the pair has
+    picked its phases.  Truncation (8, 5) (top levels <= 3.3e-4): B_crosscheck.md gives its distance
+    to (9, 4) and (7, 5); (6, 4) would be 0.03 off.  Ferro and, through the gauge, antiferro."""
+    t = np.linspace(0, 3, 4)
+    J, p, ref = _pair_reference(1, 2.0, 4.0, 3.0, t, 8, 5)
+    assert ref.top_s.max() < 1e-3 and ref.top_p.max() < 1e-3
+    for sign, truth in ((1, ref), (-1, _gauge(ref))):
+        r = nps.positive_p(p, sign * J, ETA, t, samples=4000, seed=21, dt=0.01, keep_final=True)
+        _check_against_exact(r, truth, sign, "positive-P")
+        probs, errs = spin_distribution_positive_p(r.final_alpha, r.final_alpha_plus)
+        assert_within(probs, truth.spins[-1], errs, "positive-P P(sigma)")
+        assert sign * _aligned(truth.spins[-1]) > 0.3  # the regime: measured 0.35
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("sign", [1, -1], ids=["ferro", "antiferro"])
 def test_truncated_wigner_against_exact_small_g(sign):
     """Truncated Wigner drops third-order terms; its bias in n grows like ~0.45 g^2 photons by
