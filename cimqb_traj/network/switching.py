@@ -193,7 +193,9 @@ def _exp_arnoldi(L, Pi, D, k, tau, v0=None):
         return v
 
     op = sla.LinearOperator((n, n), matvec=lambda v: Q(sla.expm_multiply(tau * L, Q(v))), dtype=complex)
-    mu, v = sla.eigs(op, k=min(k, n - 2), which="LM", tol=1e-12, v0=Q(np.ones(n) if v0 is None else v0))
+    # from a good start (odd sector) a small Krylov space suffices: each product is an exp(tau L) v
+    ncv = None if v0 is None else min(n - 1, 2 * k + 3)
+    mu, v = sla.eigs(op, k=min(k, n - 2), which="LM", tol=1e-12, v0=Q(np.ones(n) if v0 is None else v0), ncv=ncv)
     v = v / np.linalg.norm(v, axis=0)
     Lv = L @ v
     w = np.einsum("ik,ik->k", v.conj(), Lv)  # Rayleigh quotients: exact for exact eigenvectors
