@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from cimqb_traj import BatteryParams, exact
+from cimqb_traj.errors import Refused
 from cimqb_traj.network import battery as bt
 from cimqb_traj.network import ising, phasespace
 from cimqb_traj.network.sde import linear_threshold
@@ -115,8 +116,12 @@ def _per_class(J, res):
         row = [e, sel.mean(), ns.mean(), ns.std(ddof=1) / np.sqrt(sel.sum()) if sel.sum() > 1 else np.nan]
         if sel.sum() >= 40:  # the class's two-lobe work only where it has shots enough
             c = bt.conditional_sums(a[sel][:, None], None if res.ordering == "symmetric" else ap[sel][:, None], groups=G)
-            w = bt.work_from_conditional(SimpleNamespace(t=res.t[-1:], cond=c, ordering=res.ordering))
-            row += [w.W_total[0], w.W_total_err[0], w.W_c_total[0], w.W_i_total[0]]
+            try:
+                w = bt.work_from_conditional(SimpleNamespace(t=res.t[-1:], cond=c, ordering=res.ordering))
+                row += [w.W_total[0], w.W_total_err[0], w.W_c_total[0], w.W_i_total[0]]
+            except Refused as err:  # reported, not hidden: the row says the build was refused
+                print(f"<!-- E = {e:g}: {err} -->")
+                row += [np.nan] * 4
         else:
             row += [np.nan] * 4
         rows.append(row)
