@@ -74,7 +74,8 @@ def test_mixture_keeps_first_and_second_moments():
     rho = (p[:, None, None] * bt.gaussian_fock(mu_c, N_c, M_c, 120)).sum(0)
     m, n, m2 = _moments(rho)
     mbar = (p * mu).sum()
-    # law of total covariance: the model keeps <a>, <a^dag a>, <a^2> for any lam (this squeezed mixed pair has a long Fock tail: 120 levels, 1e-9)
+    # law of total covariance: the model keeps <a>, <a^dag a>, <a^2> for any lam (this squeezed,
+    # mixed pair has a long Fock tail: 120 levels for 1e-9)
     np.testing.assert_allclose([m, n + abs(m) ** 2, m2 + m**2],
                                [mbar, (p * (N + abs(mu) ** 2)).sum(), (p * (M + mu**2)).sum()], atol=1e-9)
 

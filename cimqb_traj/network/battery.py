@@ -154,13 +154,12 @@ def gaussian_fock(mu, N, M, K: int) -> np.ndarray:
                       "this Fock build does not reach such states")
     out = np.zeros(mu.shape + (K, K), complex)
     sq = np.sqrt(np.arange(K + 1.0))
-    ex = (...,)
-    out[ex + (0, 0)] = np.exp(logT)
+    out[..., 0, 0] = np.exp(logT)
     for m in range(K - 1):  # first column
-        nxt = b1 * out[ex + (m, 0)]
+        nxt = b1 * out[..., m, 0]
         if m:
-            nxt = nxt + A11 * sq[m] * out[ex + (m - 1, 0)]
-        out[ex + (m + 1, 0)] = nxt / sq[m + 1]
+            nxt = nxt + A11 * sq[m] * out[..., m - 1, 0]
+        out[..., m + 1, 0] = nxt / sq[m + 1]
     b2, A22 = np.conj(b1)[..., None], np.conj(A11)[..., None]
     A12c = A12[..., None] * sq[:K]  # A_12 sqrt(m) over the rows m
     for n in range(K - 1):  # columns n + 1 from n, n - 1
