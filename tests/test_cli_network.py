@@ -81,13 +81,14 @@ def test_edge_list_file_and_reference_energy(tmp_path, capsys):
     assert out["p_ground"] == reached / out["shots"] and out["p_ground_ci"] is not None
 
 
-def test_out_writes_json_and_scan_plot(tmp_path, capsys):
+def test_out_writes_json_scan_and_traces_plots(tmp_path, capsys):
     d = tmp_path / "res"
-    assert main(["network", "--instance", "triangle", *TINY, "--no-work", "--scan-eta", "0,1", "--out", str(d)]) == 0
+    assert main(["network", "--instance", "triangle", *TINY, "--no-work", "--scan-eta", "0,1", "--traces", "2",
+                 "--out", str(d)]) == 0
     assert "p_ground" in capsys.readouterr().out
     doc = json.loads((d / "network.json").read_text())
     assert set(doc) >= KEYS and doc["scan"]["eta"]["eta"] == [0.0, 1.0] and len(doc["scan"]["eta"]["p_ground"]) == 2
-    assert (d / "network_scan.png").stat().st_size > 1000
+    assert (d / "network_scan.png").stat().st_size > 1000 and (d / "network.png").stat().st_size > 1000
     assert not [p for p in d.iterdir() if p.name.startswith(".tmp")]
 
 

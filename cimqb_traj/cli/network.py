@@ -1,9 +1,9 @@
 """``cimqb-traj network``: a coherent Ising machine of N coupled DOPOs solving one Ising instance
 (``cimqb_traj.network``; issue 14, point 7).
 
-Each shot is one phase-space sample (``--method positive-p``, ``wigner``); its spin configuration is
-the sign of Re alpha_i at ``--t-end`` (``NetworkPositiveP.spins``; diverged samples are excluded
-and counted).  Reported: the brute-force ground energy (N <= 24, else null), the fraction of shots
+Each shot is one phase-space sample (``--method positive-p``, ``wigner``: its spins are the signs of
+Re alpha_i at ``--t-end``; diverged samples are excluded and counted) or one homodyne trajectory
+(``--method homodyne``, N <= 3, ``--ns/--np`` its Fock cut: the signs of its conditional <x_i>).  Reported: the brute-force ground energy (N <= 24, else null), the fraction of shots
 in a ground state with its 95 % Clopper-Pearson interval, the energy histogram of the shots, and the
 time to solution TTS = t_end ln(1 - target) / ln(1 - p) with its interval from the Clopper-Pearson
 bounds.  Above N = 24 ``--reference-energy E`` (e.g. a simulated-annealing best) stands in for the
@@ -20,14 +20,14 @@ keeps its memory at two output times).
 
 Output (``--json``; ``network.json`` with ``--out``): ``N``, ``ground_energy``, ``p_ground``,
 ``p_ground_ci``, ``energy_hist`` ({``energy``: [...], ``count``: [...]}), ``tts``, ``tts_ci``,
-``W_total`` (total stored work at t_end, when the sampler supports it: ``network.battery``), a
+``W_total`` (the spins' summed local ergotropy at t_end, ``network.battery.work_from_conditional``
+from the phase-space samples' sign-conditioned sums; null for homodyne and with ``--no-work``), a
 ``units`` block and ``provenance``.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import os
 import sys
@@ -137,30 +137,26 @@ def _instance(spec: str):
 
 
 def _sampler(method: str, N: int):
-    """The network sampler of ``method`` (same signature as ``network.sde.positive_p``)."""
-    from ..network import sde
-
+    """The network sampler of ``method`` (positional arguments params, J, eta, t, samples, seed)."""
     if method == "positive-p":
-        return sde.positive_p
+        from ..network.phasespace import positive_p
+
+        return positive_p
     if method == "wigner":
-        f = getattr(sde, "truncated_wigner", None)
-        if f is None:
-            raise UsageError("--method wigner: the network truncated-Wigner sampler is not in this version; "
-                             "use --method positive-p")
-        return f
+        from ..network.phasespace import truncated_wigner
+
+        return truncated_wigner
     if N > HOMODYNE_MAX_N:
         raise UsageError(f"--method homodyne: N <= {HOMODYNE_MAX_N} only (a Fock space per spin), the instance "
                          f"has N = {N}; use --method positive-p")
-    try:
-        from ..network.trajectories import homodyne
-    except ImportError:
-        raise UsageError("--method homodyne: the network homodyne trajectories are not in this version; "
-                         "use --method positive-p") from None
+    from ..network.trajectories import homodyne
+
     return homodyne
 
 
 def _check(a):
-    """Checked inputs: (J, params, method, sampler, eta, F_ratio or None); refuses what does not apply."""
+    """Checked inputs (J, params, sampler, scan etas, scan pump ratios); fills the method's defaults into
+    ``a`` and refuses what does not apply."""
     if a.method not in METHODS:
         raise UsageError(f"--method: unknown {a.method!r}; choose from {', '.join(METHODS)}")
     a.eta = _nonneg("--eta", a.eta)
@@ -206,12 +202,7 @@ def _check(a):
     if a.reference_energy is not None and not math.isfinite(a.reference_energy):
         raise UsageError(f"--reference-energy: must be finite, got {a.reference_energy:g}")
     sampler = _sampler(a.method, N)
-    n_jobs = _DEFAULTS["n_jobs"] if a.n_jobs is None else a.n_jobs
-    resources.check_jobs(n_jobs)
-    if n_jobs > 1 and "n_jobs" not in inspect.signature(sampler).parameters:
-        raise UsageError(f"--n-jobs: the {a.method} network sampler runs in one process in this version; "
-                         "use --n-jobs 1")
-    a.n_jobs = n_jobs
+    a.n_jobs = resources.check_jobs(_DEFAULTS["n_jobs"] if a.n_jobs is None else a.n_jobs)
     scan_eta = _list(a.scan_eta, "--scan-eta") if a.scan_eta else []
     scan_r = _list(a.scan_F_ratio, "--scan-F-ratio") if a.scan_F_ratio else []
     d = BatteryParams()
@@ -303,7 +294,7 @@ def _work(res) -> dict:
 
 
 def _traces(sampler, params, J, eta, a):
-    """(t, x (K, len(t), N), label) of ``a.traces`` shots on the grid 0, dt_out, ..., t_end, or None.
+    """(t, x (K, len(t), N), label) of ``a.traces`` shots on the grid 0, dt_out, ..., t_end.
 
     Homodyne: each shot's conditional <x_i>(t) (``records=True``).  Phase space: a separate run
     of K <= 20 samples with the same seed and ``conditional=True``; the sampler cuts K samples into
@@ -316,8 +307,6 @@ def _traces(sampler, params, J, eta, a):
     if a.method == "homodyne":
         res = _run(sampler, params, J, eta, a, t, max(2, K), {"records": True})
         return t, np.asarray(res.x)[:K], r"conditional $\langle x_i \rangle$"
-    if "conditional" not in inspect.signature(sampler).parameters:
-        return None
     res = _run(sampler, params, J, eta, a, t, max(2, K), {"conditional": True})
     count, s = np.asarray(res.cond["count"]), np.asarray(res.cond["a"])
     if s.shape[0] != max(2, K) or np.any(count.sum(-1) > 1):
@@ -340,7 +329,7 @@ def run(a) -> int:
 
         warnings.warn(f"F = {params.F:.4g} is below the coupled threshold F_th(J, eta) = {F_th:.4g}: the spins are "
                       "read from below-threshold noise; --F-ratio r > 1 pumps above it")
-    battery = a.method != "homodyne" and not a.no_work and _has_battery() and "conditional" in inspect.signature(sampler).parameters
+    battery = a.method != "homodyne" and not a.no_work
     res, spins = _shots(sampler, params, J, a.eta, a, conditional=battery)
     interrupted = bool(getattr(res, "interrupted", False))
     doc = {"instance": a.instance, "N": N, "method": a.method, "eta": a.eta, "F": params.F, "F_threshold": F_th,
@@ -358,8 +347,7 @@ def run(a) -> int:
     else:
         reasons["W_total"] = reasons["W_total_err"] = (
             "the homodyne shots' work is the joint state's, not the per-spin sum: see network.trajectories"
-            if a.method == "homodyne" else "--no-work given" if a.no_work else
-            "this version has no network battery (network.battery)")
+            if a.method == "homodyne" else "--no-work given")
     if getattr(res, "truncation", None):
         doc["truncation"] = res.truncation
     if E0 is None:
@@ -377,14 +365,7 @@ def run(a) -> int:
         from ..plotting import save_figure
 
         if a.traces:
-            tr = _traces(sampler, params, J, a.eta, a)
-            if tr is None:
-                import warnings
-
-                warnings.warn(f"--traces: the {a.method} network sampler in this version keeps no per-sample "
-                              "sums (conditional=True); network.png not drawn")
-            else:
-                save_figure(plot_traces(*tr, doc), os.path.join(a.out, "network.png"))
+            save_figure(plot_traces(*_traces(sampler, params, J, a.eta, a), doc), os.path.join(a.out, "network.png"))
         if doc["scan"]:
             save_figure(plot_scan(doc), os.path.join(a.out, "network_scan.png"))
     if a.out:
@@ -398,14 +379,6 @@ def run(a) -> int:
         if a.out:
             print(f"  wrote {os.path.join(a.out, 'network.json')}")
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
-
-
-def _has_battery() -> bool:
-    try:
-        from ..network import battery  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _units(doc: dict) -> dict:
