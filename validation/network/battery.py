@@ -80,7 +80,7 @@ def large():
     p = p.replace(F=1.5 * linear_threshold(p, J, 0.2))
     t = np.array([0.0, 10.0, 20.0, 30.0])
     t0 = time.time()
-    res = phasespace.positive_p(p, J, 0.2, t, 1000, 3, dt=0.01, conditional=True)
+    res = phasespace.positive_p(p, J, 0.2, t, 1000, 3, dt=0.01, pairs=np.zeros((0, 2), int), conditional=True)
     ts = time.time() - t0
     t0 = time.time()
     w = bt.work_from_conditional(res, times=[30.0])
