@@ -248,7 +248,7 @@ def table(doc) -> str:
                 continue
             if m != "homodyne" and ref.get("lambda_1"):  # untruncated samples: the converged rate
                 lam = ref["lambda_1"]
-                head = f"{lam:.4f} (converged: {ref['Ns']}/{ref['Np']})"
+                head = f"{lam:.4f} (reference cut {ref['Ns']}/{ref['Np']})"
             if "error" in x:
                 rows.append(f"| {name} | {head} | {m} | {x['error'][:80]} | | |")
                 continue
