@@ -205,3 +205,24 @@ def test_exact_work_coupled_path_energy():
     np.testing.assert_allclose(w.energy, nx.charge(p, J, 0.5, t).n, atol=1e-8)
     assert abs(w.energy[1, 1] - w.energy[1, 0]) > 1e-3
     np.testing.assert_allclose(w.W[:, 0], w.W[:, 2], atol=1e-8)  # mirror symmetry of the path (J -> gauge)
+
+
+def test_model_refuses_near_threshold():
+    # near threshold the state is neither Gaussian nor two separated lobes (g = 0.25, r = 1.2:
+    # lam ~ 0.4, W 6 % low, W_i put into W_c; validation/network/E_battery.md): W, W_c, W_i must come
+    # back NaN with the verdict, the exact energy must stay, and allow_unsupported keeps the numbers
+    p = BatteryParams(kappa=1.0, gamma_p=16.0, Ns=24, Np=8)
+    res = exact.steady_state(p.replace(F=1.2 * p.threshold), trunc_tol=0)
+    got = _model(res.rho_s[0])
+    assert bt.LAM_GAUSSIAN < got.lam[0, 0] < bt.LAM_SEPARATED
+    assert got.model["status"] == "unsupported" and "lam" in got.model["reason"]
+    assert not got.supported[0, 0]
+    for q in ("W", "W_c", "W_i", "W_total"):
+        assert np.all(np.isnan(getattr(got, q))), q
+    assert abs(got.energy[0, 0] - res.energy[0]) < 2e-3  # the grid's moments, exact otherwise
+    kept = _model(res.rho_s[0], allow_unsupported=True)
+    assert np.isfinite(kept.W[0, 0]) and kept.model["status"] == "unsupported"
+    # below and far above threshold the model holds (the two regimes test_model_against_exact_single_spin bounds)
+    for r in (0.5, 2.0):
+        ok = _model(exact.steady_state(p.replace(F=r * p.threshold), trunc_tol=0).rho_s[0])
+        assert ok.model["status"] == "ok" and np.isfinite(ok.W_total[0]), r

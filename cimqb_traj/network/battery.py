@@ -79,6 +79,13 @@ QUANTITIES = ("energy", "W", "W_c", "W_i")
 #: two Gaussian lobes at +-d with variance w have R = d^2 / w, and a fraction Phi(-sqrt R) of each
 #: lobe lies across x = 0 (1.3e-3 at R = 9)
 R_SEPARATED = 9.0
+#: where the model is supported (validation/network/E_battery.md, the exact single-spin states
+#: against the model built from their own Wigner half-planes): lam <= LAM_GAUSSIAN, a near-Gaussian
+#: state (W within 1.5 % at lam <= 0.16, 3 % low from lam = 0.23), or lam >= LAM_SEPARATED, separated
+#: lobes (W within 0.4 %, W_c / W_i within 2.5 %); in between the state is neither, W is 3-13 % low
+#: and W_i is erased (52 % low at lam = 0.979 for the mixture of |+-4>)
+LAM_GAUSSIAN = 0.2
+LAM_SEPARATED = 0.999
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,11 @@ class NetworkWork:
     ``energy``, ``W``, ``W_c``, ``W_i``: (nt, N); ``*_total``: (nt,) sums over spins; ``*_err``:
     jackknife standard errors (None for the exact route); ``lam`` (nt, N): the split parameter of
     the Gaussian model (None for the exact route); ``truncation``: the Fock-cut verdict dict
-    (``truncation.assess``).  ``power`` = W_total / t (NaN at t = 0)."""
+    (``truncation.assess``); ``supported`` (nt, N): where the Gaussian model holds (lam <=
+    LAM_GAUSSIAN or >= LAM_SEPARATED; None for the exact route) and ``model``: its verdict dict
+    (``status`` "ok" / "partial" / "unsupported", ``unsupported`` count, ``reason``).  Where the
+    model is unsupported W, W_c, W_i and the totals that include such a spin are NaN unless
+    ``allow_unsupported`` was set; ``energy`` is exact from the sums everywhere.  ``power`` = W_total / t (NaN at t = 0)."""
 
     t: np.ndarray
     energy: np.ndarray
@@ -111,6 +122,8 @@ class NetworkWork:
     W_i_total_err: np.ndarray | None = None
     lam: np.ndarray | None = None
     truncation: dict = field(default_factory=dict)
+    supported: np.ndarray | None = None
+    model: dict = field(default_factory=dict)
 
     @property
     def power(self) -> np.ndarray:
@@ -131,10 +144,10 @@ def gaussian_fock(mu, N, M, K: int) -> np.ndarray:
 
     Derivation: the Husimi function of a Gaussian state is a Gaussian with anti-normally ordered
     covariance (N + 1, M); <beta|rho|beta'> exp((|beta|^2 + |beta'|^2)/2) is analytic in
-    u = beta^*, v = beta' and equals pi Q(beta) e^{|beta|^2} on u = v^*, so it is
+    u = conj(beta), v = beta' and equals pi Q(beta) e^{|beta|^2} on u = conj(v), so it is
     T exp(b_1 u + b_2 v + (A_11 u^2 + 2 A_12 u v + A_22 v^2) / 2) with d = (N + 1)^2 - |M|^2,
-    A_11 = M / d, A_22 = M^* / d, A_12 = 1 - (N + 1) / d, b_1 = ((N + 1) mu - M mu^*) / d,
-    b_2 = b_1^*, ln T = -ln(d)/2 - ((N + 1)|mu|^2 - Re(M mu^{*2})) / d.  Its Taylor
+    A_11 = M / d, A_22 = conj(M) / d, A_12 = 1 - (N + 1) / d, b_1 = ((N + 1) mu - M conj(mu)) / d,
+    b_2 = conj(b_1), ln T = -ln(d)/2 - ((N + 1)|mu|^2 - Re(M conj(mu)^2)) / d.  Its Taylor
     coefficients times sqrt(m! n!) are rho_mn, which obey
     sqrt(m+1) rho_{m+1,n} = b_1 rho_mn + A_11 sqrt(m) rho_{m-1,n} + A_12 sqrt(n) rho_{m,n-1}
     and the same in n with (b_2, A_22).  Requires N >= 0, |M|^2 <= N (N + 1) (a physical state)."""
@@ -382,7 +395,7 @@ def _evaluate(S, ordering, omega, tol):
 
 
 def work_from_conditional(result, omega: float = 1.0, *, times=None, trunc_tol: float = trunc.TRUNC_TOL,
-                          jackknife: bool = True) -> NetworkWork:
+                          jackknife: bool = True, allow_unsupported: bool = False) -> NetworkWork:
     """Per-spin and total battery quantities from a network sampler's sign-conditioned sums,
     in the Gaussian-moment approximation (module docstring).
 
@@ -403,8 +416,14 @@ def work_from_conditional(result, omega: float = 1.0, *, times=None, trunc_tol: 
         (0 disables the guard and keeps the first cut).
     jackknife : bool
         Standard errors by leave-one-group-out (G + 1 evaluations); False: errors are None.
+    allow_unsupported : bool
+        Keep the model's W, W_c, W_i where it is unsupported (LAM_GAUSSIAN < lam < LAM_SEPARATED:
+        near threshold, neither Gaussian nor two separated lobes; W 3-13 % low, W_i erased) instead
+        of NaN; for studies of the model itself.  ``model`` says where either way.
     """
     cond = _check_cond(result)
+    if not isinstance(allow_unsupported, bool):
+        raise ValueError(f"allow_unsupported must be a bool, got {allow_unsupported!r}")
     if not (isinstance(omega, (int, float, np.integer, np.floating)) and math.isfinite(omega) and omega > 0):
         raise ValueError(f"omega must be a finite number > 0, got {omega!r}")
     tol = trunc.check_tol(trunc_tol)
@@ -438,11 +457,35 @@ def work_from_conditional(result, omega: float = 1.0, *, times=None, trunc_tol: 
     verdict["projected"] = proj
     if tol:
         trunc.enforce(verdict)
+    ok = (lam <= LAM_GAUSSIAN) | (lam >= LAM_SEPARATED)
+    model = _model_verdict(ok, lam)
+    if not allow_unsupported:
+        bad, bad_t = ~ok, ~ok.all(-1)
+        for k in (1, 2, 3):
+            q[k][bad] = np.nan
+            tot[k][bad_t] = np.nan
+            if errs[k] is not None:
+                errs[k][bad] = np.nan
+                terrs[k][bad_t] = np.nan
     return NetworkWork(t=t_all[idx], energy=q[0], W=q[1], W_c=q[2], W_i=q[3], energy_total=tot[0],
                        W_total=tot[1], W_c_total=tot[2], W_i_total=tot[3], method="gaussian-moments",
                        omega=float(omega), energy_err=errs[0], W_err=errs[1], W_c_err=errs[2], W_i_err=errs[3],
                        energy_total_err=terrs[0], W_total_err=terrs[1], W_c_total_err=terrs[2],
-                       W_i_total_err=terrs[3], lam=lam, truncation=verdict)
+                       W_i_total_err=terrs[3], lam=lam, truncation=verdict, supported=ok, model=model)
+
+
+def _model_verdict(ok, lam) -> dict:
+    """Where the two-lobe Gaussian model holds (``LAM_GAUSSIAN``, ``LAM_SEPARATED``)."""
+    n_bad = int((~ok).sum())
+    if n_bad == 0:
+        return {"status": "ok", "unsupported": 0, "reason": ""}
+    span = lam[~ok]
+    reason = (f"Gaussian-moment work unsupported for {n_bad} of {ok.size} (time, spin) entries: split "
+              f"parameter lam in [{span.min():.2f}, {span.max():.2f}], between {LAM_GAUSSIAN} (Gaussian) and "
+              f"{LAM_SEPARATED} (separated lobes), i.e. near threshold; there W is up to 13 % low and W_i "
+              "erased: use the exact or trajectory solvers (small N), later times or a pump further above "
+              "threshold")
+    return {"status": "unsupported" if ok.sum() == 0 else "partial", "unsupported": n_bad, "reason": reason}
 
 
 # ---------------------------------------------------------------- the exact route
