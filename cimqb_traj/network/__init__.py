@@ -1,17 +1,22 @@
-"""Coherent Ising machine: N coupled DOPOs selecting the phases of an Ising instance (issue 14, in
-progress).
+"""Coherent Ising machine: N coupled DOPOs selecting the phases of an Ising instance (issue 14).
 
-``ising``: instances (rings, the Moebius ladder, Sherrington-Kirkpatrick, edge-list files), the
-Ising energy, brute-force ground states (N <= 24), Clopper-Pearson ground-state probabilities and the
-time to solution.  ``sde``: the network's mean-field and positive-P equations (each spin the
-package's single-spin DOPO, edges coupled by the dissipative channels
+``ising``: instances (rings, the Moebius ladder, Sherrington-Kirkpatrick, random regular graphs,
+edge-list files), the Ising energy, brute-force ground states (N <= 24), Clopper-Pearson
+ground-state probabilities and the time to solution.  ``sde``: the network's mean-field equations
+(each spin the package's single-spin DOPO, edges coupled by the dissipative channels
 L_ij = sqrt(eta |J_ij|) (a_i - sgn(J_ij) a_j), i.e. the drift -(eta/2)(D - J) alpha) and the
 linear threshold from the signed Laplacian.  ``phasespace``: the positive-P and truncated-Wigner
-samplers (numba kernels, couplings as CSR; groups seeded by SeedSequence(seed).spawn(G), joblib /
-Dask over groups, bitwise independent of n_jobs; moment sums only).  ``exact``: the qutip Lindblad solver of the network
-for small N and truncations (``from cimqb_traj.network import exact``; ``exact.charge``, the truth
-for N = 2; not imported here, so that the samplers do not load qutip).  Not yet: trajectory solvers for N = 2..3, the ensemble runner, the network battery and the command
-line.
+samplers (which noise each coupling channel adds is derived there; numba kernels, couplings as
+CSR; groups seeded by SeedSequence(seed).spawn(G), joblib / Dask over groups, bitwise independent
+of n_jobs; moment sums only).  ``spins``: the joint quadrature-sign distribution P(sigma) from an
+exact state, positive-P or Wigner samples.
+
+Not imported here, so that the samplers do not load qutip: ``exact`` (the qutip Lindblad solver
+for small N and truncations, the truth for N = 2), ``trajectories`` (homodyne shots of N = 2..3
+through the package's homodyne integrator and ensemble runner), ``battery`` (per-spin energy, W,
+W_c, W_i: exact, or from the samplers' sign-conditioned Gaussian moments), ``switching`` (the
+Liouvillian's slowest rate and switching rates from sign records).  The command line:
+``cimqb-traj network``.
 """
 
 from .ising import (BRUTE_FORCE_MAX_N, GroundStates, PGround, clopper_pearson, energy,  # noqa: F401

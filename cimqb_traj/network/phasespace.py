@@ -358,6 +358,7 @@ def _sample(wigner, params, J, eta, t, samples, seed, dt, alpha_s0, pairs, max_d
 
 
 _PARAMS_DOC = """
+
     Parameters
     ----------
     params : BatteryParams
@@ -366,7 +367,11 @@ _PARAMS_DOC = """
         Symmetric couplings, zero diagonal; edge channels sqrt(eta |J_ij|) (a_i - sgn J_ij a_j).
     eta : float >= 0
         Coupling rate.
-    t : increasing times; samples : int >= 2; seed : int >= 0
+    t : array_like
+        Increasing output times.
+    samples : int >= 2
+        Number of samples.
+    seed : int >= 0
         Group g of the G = min(20, samples) groups uses ``SeedSequence(seed).spawn(G)[g]``.
     dt : float
         Largest step (steps end on every output time and on the pump switch-off).
@@ -374,11 +379,17 @@ _PARAMS_DOC = """
         Coherent initial signal amplitudes (pumps in vacuum).
     pairs : (P, 2) int, optional
         Spin pairs i < j for Re<a_i a_j> (default all; refused beyond 1e5: pass the ones you need).
-    max_diverged : float in [0, 1]; divergence_bound : float > 0
+    max_diverged : float in [0, 1]
         ``SamplesError`` when more than this fraction of the samples, or a whole group, diverged.
-    n_jobs : int; backend : "loky", "threading" or "dask"; scheduler : str or Client, optional
-        Parallel groups (joblib; Dask as in ``cimqb_traj.ensemble``).  The result does not depend
-        on them (bitwise).
+    divergence_bound : float > 0
+        A sample with a variable beyond this modulus (or not finite) counts as diverged.
+    n_jobs : int
+        Parallel groups (joblib).  The result does not depend on ``n_jobs``, ``backend`` or
+        ``scheduler`` (bitwise).
+    backend : {"loky", "threading", "dask"}
+        joblib backend ("dask": a Dask cluster as in ``cimqb_traj.ensemble``).
+    scheduler : str or distributed.Client, optional
+        The Dask scheduler address or client.
     keep_final : bool
         Keep the samples at t[-1] (``final_alpha``, ``final_alpha_plus``).
     conditional : bool
