@@ -49,7 +49,22 @@ def test_w_total_is_the_network_battery_of_the_same_shots(capsys):
     res = sde.positive_p(BatteryParams(F=out["F"]), ising.triangle(), 0.5, np.array([0.0, 2.0]), 40, 3, 0.05,
                          conditional=True)
     w = battery.work_from_conditional(res, times=[2.0])
+    assert w.model["status"] == "ok"  # t = 2: lam <= LAM_GAUSSIAN on every spin
     assert out["W_total"] == float(w.W_total[-1]) and out["W_total_err"] == float(w.W_total_err[-1])
+
+
+def test_w_total_is_null_with_the_reason_where_the_gaussian_model_is_unsupported(capsys):
+    # t = 10 on the triangle: lobes half separated (lam ~ 0.7 on two spins), where the two-lobe
+    # model's W is up to 13 % low (network.battery): null and the model's reason, never a number
+    battery = pytest.importorskip("cimqb_traj.network.battery")
+    argv = ["--eta", "0.5", "--t-end", "10", "--dt", "0.05", "--ntraj", "40", "--seed", "3", "--no-progress"]
+    out = run_json(capsys, ["--instance", "triangle", "--F-ratio", "1.5", *argv])
+    res = sde.positive_p(BatteryParams(F=out["F"]), ising.triangle(), 0.5, np.array([0.0, 10.0]), 40, 3, 0.05,
+                         conditional=True)
+    w = battery.work_from_conditional(res, times=[10.0])
+    assert w.model["status"] != "ok"
+    assert out["W_total"] is None and out["W_total_err"] is None
+    assert out["null_reasons"]["W_total"] == w.model["reason"] and "lam" in out["null_reasons"]["W_total"]
 
 
 @pytest.mark.parametrize("method", ["positive-p", "wigner"])

@@ -1,4 +1,5 @@
-"""Command line: ``cimqb-traj charge | discharge | threshold | phase-selection | crosscheck | run | reproduce``.
+"""Command line: ``cimqb-traj charge | discharge | threshold | phase-selection | crosscheck | network | run |
+reproduce``.
 
 One vocabulary in every command: ``--method`` (a comma-separated list where a command runs
 several), lists comma-separated, ``--ntraj`` the number of trajectories or phase-space samples,
@@ -8,7 +9,8 @@ files go to, ``--json`` one JSON object on stdout.  The model options' help (lon
 default) is read from the parameter definitions: ``dataset.QUANTITIES`` and the fields of
 ``BatteryParams`` / ``LoadParams`` (``PARAM_OPTIONS``, ``add_param``).  Former spellings
 (``_DEPRECATED``: threshold's and crosscheck's ``--methods``, threshold's ``--samples``) still work, with a one-line warning.
-``run FILE.toml`` runs a run file (``cimqb_traj.runfile``).
+``run FILE.toml`` runs a run file (``cimqb_traj.runfile``); ``network`` runs the coherent Ising
+machine on an instance (``cimqb_traj.network``).
 
 Every command checks its input before it computes: bad values, options that do not apply to the
 chosen method, and runs that would exceed this machine's memory, CPU count or a step budget
@@ -35,7 +37,7 @@ Modules
 ``common`` the shared pieces (exit codes, ``UsageError``, the option helpers, the input checks,
 strict JSON with units); one module per command, each with ``add_parser(sub)`` and
 ``run(args) -> int``: ``charge``, ``discharge``, ``threshold``, ``phase_selection``,
-``crosscheck``, ``run``, ``reproduce``.  This module builds the parser (``build_parser``) and maps
+``crosscheck``, ``network``, ``run``, ``reproduce``.  This module builds the parser (``build_parser``) and maps
 errors to exit codes (``main``).  Importing it and building the parser imports no solver (qutip,
 numba): each command imports its solver when it runs.
 """

@@ -289,8 +289,11 @@ def _work(res) -> dict:
     from ..network.battery import work_from_conditional
 
     w = work_from_conditional(res, times=[float(res.t[-1])])
+    W = float(np.asarray(w.W_total)[-1])
+    if not math.isfinite(W):  # the Gaussian-moment model is unsupported there (near threshold)
+        return {"W_total": None, "W_total_err": None, "reason": w.model["reason"]}
     err = None if w.W_total_err is None else float(np.asarray(w.W_total_err)[-1])
-    return {"W_total": float(np.asarray(w.W_total)[-1]), "W_total_err": err}
+    return {"W_total": W, "W_total_err": err, "reason": None}
 
 
 def _traces(sampler, params, J, eta, a):
@@ -343,7 +346,11 @@ def run(a) -> int:
                       if k not in ("nth_s", "nth_p") + (() if a.method == "homodyne" else ("Ns", "Np"))}}
     reasons = {}
     if battery:
-        doc.update(_work(res))
+        work = _work(res)
+        why = work.pop("reason")
+        if why:
+            reasons["W_total"] = reasons["W_total_err"] = why
+        doc.update(work)
     else:
         reasons["W_total"] = reasons["W_total_err"] = (
             "the homodyne shots' work is the joint state's, not the per-spin sum: see network.trajectories"
