@@ -43,10 +43,9 @@ import scipy.sparse as sp
 
 from ..ensemble import jackknife, run
 from ..errors import ResourceError
-from ..problem import GroupSums, Problem, check_group_args, rng
+from ..problem import GroupSums, Problem, check_group_args
 from ..resources import MEMORY_FRACTION, available_memory
-from ..trajectories.base import initial_state
-from ..trajectories.homodyne import Homodyne, _kernel_ops
+from ..trajectories.homodyne import Homodyne
 from ..truncation import TRUNC_TOL, assess, check_tol, disabled, enforce
 from .sde import _check_eta, _check_params, check_couplings
 
@@ -234,20 +233,9 @@ class NetworkHomodyne(Homodyne):
         sums = GroupSums.zeros(problem)
         if ids.size == 0:
             return sums
-        plan = self._plan(problem)
-        ops = [self._segment_ops(problem, H, Ls, max((e - s) / n for e, s, n, _ in steps))
-               for H, Ls, steps in plan]
-        kops = [_kernel_ops(o) for o in ops]
         No = problem.dims[1]
         X = [0.5 * (a + a.T) for a in _signal_ops(problem)]  # real symmetric, on the signal factor
-        nsteps = sum(n for _, _, steps in plan for _, _, n, _ in steps)
-        for start in range(0, ids.size, self.batch):
-            block = ids[start:start + self.batch]
-            gens = [rng(int(seed), int(k)) for k in block]
-            psi0 = np.stack([initial_state(problem, g) for g in gens], axis=1)
-            out, _ = self._integrate(plan, kops, psi0, gens, len(problem.t))
-            sums.add_states(out)
-            sums.steps += nsteps * len(block)
+        for block, out, _ in self._batches(problem, sums, ids, seed):
             keep = out if self.records else out[:, -1:]
             M = keep.reshape(keep.shape[0], keep.shape[1], -1, No)  # (B, nt, Ns^N, Np^N)
             x = np.stack([_expect_signal(Xi, M) for Xi in X], axis=-1)  # (B, nt or 1, N)

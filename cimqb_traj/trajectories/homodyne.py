@@ -539,19 +539,8 @@ class Homodyne:
         sums = GroupSums.zeros(problem)
         if ids.size == 0:
             return sums
-        plan = self._plan(problem)
-        ops = [self._segment_ops(problem, H, Ls, max((e - s) / n for e, s, n, _ in steps))
-               for H, Ls, steps in plan]
-        kops = [_kernel_ops(o) for o in ops]
         X = self._x_theta(problem) if self.records else None
-        nsteps = sum(n for _, _, steps in plan for _, _, n, _ in steps)
-        for start in range(0, ids.size, self.batch):
-            block = ids[start:start + self.batch]
-            gens = [rng(int(seed), int(k)) for k in block]
-            psi0 = np.stack([initial_state(problem, g) for g in gens], axis=1)
-            out, Yrec = self._integrate(plan, kops, psi0, gens, len(problem.t))
-            sums.add_states(out)
-            sums.steps += nsteps * len(block)
+        for block, out, Yrec in self._batches(problem, sums, ids, seed):
             if self.records:
                 from ..ergotropy import ergotropy_parts
 
@@ -564,6 +553,24 @@ class Homodyne:
                     sums.records.append({"t": np.array(problem.t, dtype=float), "Y": Yrec[b].copy(),
                                          "x_theta": x, "W": e.W, "W_c": e.W_c, "W_i": e.W_i})
         return sums
+
+    def _batches(self, problem: Problem, sums: GroupSums, ids, seed: int):
+        """Integrate trajectories ``ids`` batch by batch (``self.batch``), adding their states and
+        step counts to ``sums``; yield (block of ids, (B, nt, D) states, (B, nt, J) records) per
+        batch.  Trajectory k starts from ``initial_state`` and draws from ``rng(seed, k)``."""
+        plan = self._plan(problem)
+        ops = [self._segment_ops(problem, H, Ls, max((e - s) / n for e, s, n, _ in steps))
+               for H, Ls, steps in plan]
+        kops = [_kernel_ops(o) for o in ops]
+        nsteps = sum(n for _, _, steps in plan for _, _, n, _ in steps)
+        for start in range(0, ids.size, self.batch):
+            block = ids[start:start + self.batch]
+            gens = [rng(int(seed), int(k)) for k in block]
+            psi0 = np.stack([initial_state(problem, g) for g in gens], axis=1)
+            out, Yrec = self._integrate(plan, kops, psi0, gens, len(problem.t))
+            sums.add_states(out)
+            sums.steps += nsteps * len(block)
+            yield block, out, Yrec
 
     def _integrate(self, plan, kops, psi0, gens, nt):
         """Integrate the trajectories psi0 (D, B) along ``plan``, one after the other
