@@ -437,6 +437,8 @@ def _text(doc: dict) -> None:
     if doc["W_total"] is not None:
         err = "" if doc["W_total_err"] is None else f" +- {doc['W_total_err']:.2g}"
         print(f"  W_total(t_end) = {doc['W_total']:.4g}{err} (sum over spins of the local ergotropy)")
+    elif "W_total" in doc.get("null_reasons", {}):
+        print(f"  W_total: not reported: {doc['null_reasons']['W_total']}")
     for name, rows in (doc["scan"] or {}).items():
         for v, p in zip(rows[name], rows["p_ground"]):
             print(f"  scan {name} = {v:g}: p_ground = {p if p is None else f'{p:.4f}'}")

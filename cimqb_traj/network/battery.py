@@ -482,8 +482,9 @@ def _model_verdict(ok, lam) -> dict:
     span = lam[~ok]
     reason = (f"Gaussian-moment work unsupported for {n_bad} of {ok.size} (time, spin) entries: split "
               f"parameter lam in [{span.min():.2f}, {span.max():.2f}], between {LAM_GAUSSIAN} (Gaussian) and "
-              f"{LAM_SEPARATED} (separated lobes), i.e. near threshold; there W is up to 13 % low and W_i "
-              "erased: use the exact or trajectory solvers (small N), later times or a pump further above "
+              f"{LAM_SEPARATED} (separated lobes): lobes neither Gaussian nor separated (near threshold, during "
+              "the growth, or lam scattered by few samples); there W is up to 13 % low and W_i erased: use "
+              "the exact or trajectory solvers (small N), more samples, later times or a pump further above "
               "threshold")
     return {"status": "unsupported" if ok.sum() == 0 else "partial", "unsupported": n_bad, "reason": reason}
 
