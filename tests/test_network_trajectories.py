@@ -12,6 +12,7 @@ from cimqb_traj.errors import ResourceError
 from cimqb_traj.network import exact as nx
 from cimqb_traj.network import sde, spins
 from cimqb_traj.network.trajectories import MAX_DIM, NetworkHomodyne, homodyne, network_problem
+from cimqb_traj.ergotropy import ergotropy_parts
 from cimqb_traj.problem import charge_problem
 
 PAIR = np.array([[0.0, 1.0], [1.0, 0.0]])
@@ -37,13 +38,15 @@ def exact_ferro():
     n = np.array([[qutip.expect(x.dag() * x, s) for x in a] for s in st])
     aa = np.array([[qutip.expect(a[0] * a[1], s).real] for s in st])
     ps = np.array([spins.spin_distribution_exact(s, 2, (p.Ns, p.Np)) for s in st])
-    return n, aa, ps
+    e = ergotropy_parts(np.array([[s.ptrace(2 * i).full() for i in range(2)] for s in st]))
+    work = np.concatenate([e.energy, e.W, e.W_c], axis=1)  # per spin (the gauge leaves them alone)
+    return n, aa, ps, work
 
 
 @pytest.mark.parametrize("sign", [1, -1])
 def test_pair_against_exact(sign, exact_ferro):
     J = sign * PAIR
-    n, aa, ps = exact_ferro
+    n, aa, ps, work = exact_ferro
     if sign < 0:
         # antiferro = ferro under U = (-1)^(n_1) (a_1 -> -a_1): H (eps = 0) is invariant and the
         # edge channel a_0 - a_1 becomes a_0 + a_1; so n is unchanged, Re<a_0 a_1> flips and
@@ -58,6 +61,14 @@ def test_pair_against_exact(sign, exact_ferro):
     # below 1.4 errors of a 1000-trajectory run (C_trajectories.md), i.e. < 0.7 errors here;
     # mesolve's tolerance (rtol 1e-6) is 1e-4 of the errors
     assert_within(x, ref, err, "n_i, Re<a0 a1>, P(sigma)", groups=r.groups)
+    # the network battery per spin from the same shots: each spin's reduced signal state's energy,
+    # W and W_c (nonlinear in the state: jackknife errors; the estimate's O(1/ntraj) bias is ~1e-3,
+    # a tenth of the errors at t > 0)
+    w = r.work
+    got = np.concatenate([w.energy, w.W, w.W_c], axis=1)[1:]
+    gerr = np.concatenate([w.energy_err, w.W_err, w.W_c_err], axis=1)[1:]
+    assert_within(got, work[1:], gerr, "per-spin energy, W, W_c", groups=r.groups)
+    np.testing.assert_allclose(w.energy, r.n, rtol=1e-12, atol=1e-14)  # omega_s = 1: energy = n
     # the edge correlates the signals in phase (ferro) or in antiphase (antiferro), resolved
     assert r.re_aa[-1, 0] * sign > 5 * r.re_aa_err[-1, 0]
     assert r.spins.shape == (200, 2) and r.spins.dtype == np.int8 and set(np.unique(r.spins)) <= {-1, 1}

@@ -7,10 +7,12 @@ W_i,i (``ergotropy.ergotropy_parts``); the totals are the sums over spins of the
 (not the ergotropy of the global N-spin state, which can exceed the sum); the average charging
 power is P(t) = W_total(t) / t.
 
-Two routes:
+Three routes:
 
 * :func:`exact_work` (small N): the reduced states of the exact network state (the solver of
   ``network.exact``, same Hamiltonian, channels and piecewise-constant F(t)).
+* homodyne trajectories (N = 2..3): ``network.trajectories.homodyne(...).work``, the reduced states
+  of the trajectory-averaged joint signal state, jackknife errors over the groups.
 * :func:`work_from_conditional` (any N): the Gaussian-moment approximation from phase-space
   sums conditioned on the sign of Re alpha_i (module section below), with jackknife errors over
   the sampler's groups.

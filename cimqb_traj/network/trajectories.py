@@ -268,7 +268,9 @@ class NetworkHomodyneResult:
     ``records=True`` (else None); ``energy``, ``W``, ``W_c``, ``W_i``: energy and ergotropy (parts)
     of the joint signal state for H = omega_s sum_i a_i^dag a_i (``W_bc``: jackknife bias-corrected);
     ``top_s``, ``top_p`` (nt, N): each spin's top signal / pump Fock populations; ``truncation``:
-    the verdict dict (``truncation.assess``: top-level populations, no rerun).
+    the verdict dict (``truncation.assess``: top-level populations, no rerun); ``work``: the network
+    battery per spin (``network.battery.NetworkWork``: energy, W, W_c, W_i of each spin's reduced
+    signal state and their sums over spins, jackknife errors).
     """
 
     params: object
@@ -301,6 +303,7 @@ class NetworkHomodyneResult:
     groups: int
     interrupted: bool
     truncation: dict | None = None
+    work: object = None
 
     @property
     def N(self) -> int:
@@ -310,6 +313,42 @@ class NetworkHomodyneResult:
         return (f"NetworkHomodyneResult(N={self.N}, ntraj={self.ntraj}, Ns={self.params.Ns}, "
                 f"Np={self.params.Np}, eta={self.eta:g}, t=[{self.t[0]:g}..{self.t[-1]:g}], "
                 f"n(t_end)={np.round(self.n[-1], 4).tolist()})")
+
+
+def _spin_work(parts, n, order, N: int, Ns: int, problem: Problem):
+    """Per-spin energy, W, W_c, W_i of the reduced signal states (``network.battery.NetworkWork``),
+    jackknife errors over the groups: each group's joint signal sum is traced down to each spin
+    (the joint basis is sorted by total photon number: ``order`` maps it to the (Ns,)^N grid)."""
+    from ..ergotropy import ergotropy_parts
+    from .battery import NetworkWork
+
+    letters = "abcdefghij"[:N]
+
+    def reduced(rho):  # (nt, D, D) in the sorted basis -> (nt, N, Ns, Ns)
+        nat = np.zeros_like(rho)
+        nat[:, order[:, None], order[None, :]] = rho
+        nat = nat.reshape((rho.shape[0],) + (Ns,) * (2 * N))
+        out = []
+        for i in range(N):
+            col = "".join("z" if k == i else c for k, c in enumerate(letters))
+            out.append(np.einsum(f"t{letters}{col}->t{letters[i]}z", nat))
+        return np.stack(out, axis=1)
+
+    S = np.stack([reduced(q.rho_s) for q in parts])  # (G, nt, N, Ns, Ns) group sums
+    ladder = problem.info["params"].omega_s * np.arange(Ns)
+
+    def fun(means):  # (K, nt, N, Ns, Ns) -> (K, 4, nt, N + 1), the last column the sum over spins
+        e = ergotropy_parts(means, ladder)
+        q = np.stack([e.energy, e.W, e.W_c, e.W_i], axis=1)
+        return np.concatenate([q, q.sum(-1, keepdims=True)], axis=-1)
+
+    est, err, _ = jackknife(S, n, fun)
+    kw = {}
+    for k, name in enumerate(("energy", "W", "W_c", "W_i")):
+        kw[name], kw[name + "_err"] = est[k, :, :N], err[k, :, :N]
+        kw[name + "_total"], kw[name + "_total_err"] = est[k, :, N], err[k, :, N]
+    return NetworkWork(t=np.asarray(problem.t, float), method="homodyne",
+                       omega=float(problem.info["params"].omega_s), **kw)
 
 
 def _network_result(problem: Problem, parts, res, records: bool) -> NetworkHomodyneResult:
@@ -346,6 +385,7 @@ def _network_result(problem: Problem, parts, res, records: bool) -> NetworkHomod
     pd = np.array(np.unravel_index(np.arange(Np ** N), (Np,) * N))
     rho_o_diag = np.sum([q.rho_o.diagonal(axis1=1, axis2=2).real for q in parts], axis=0) / n.sum()
     top_p = np.stack([rho_o_diag[:, pd[i] == Np - 1].sum(axis=1) for i in range(N)], axis=1)
+    work = _spin_work(parts, n, order, N, Ns, problem)
     x = np.stack([r["x"] for r in res.records])  # (ntraj, nt or 1, N)
     spins = np.where(x[:, -1] < 0, -1, 1).astype(np.int8)
     return NetworkHomodyneResult(
@@ -354,7 +394,7 @@ def _network_result(problem: Problem, parts, res, records: bool) -> NetworkHomod
         p_sign_err=ps_e, spins=spins, x=x if records else None, energy=res.energy,
         energy_err=res.energy_err, W=res.W, W_err=res.W_err, W_bc=res.W_bc, W_c=res.W_c, W_i=res.W_i,
         top_s=top_s, top_p=top_p, ntraj=res.ntraj, seed=res.seed, groups=res.groups,
-        interrupted=res.interrupted)
+        interrupted=res.interrupted, work=work)
 
 
 def homodyne(params, J, eta, t, ntraj, seed, *, n_jobs=1, scheduler=None, groups=20, dt=1e-3,
