@@ -273,6 +273,18 @@ def _floats(x) -> list:
     return [float(v) for v in np.asarray(x)]
 
 
+def number_list(text: str, opt: str, nonneg: bool = False) -> list:
+    """The comma-separated numbers of option ``opt`` (finite; >= 0 with ``nonneg``), else a
+    ``UsageError`` naming the option."""
+    try:
+        v = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{opt}: not a comma-separated list of numbers: {text!r}") from None
+    if not v or not all(math.isfinite(x) and (x >= 0 or not nonneg) for x in v):
+        raise UsageError(f"{opt}: needs finite numbers{' >= 0' if nonneg else ''}, got {text!r}")
+    return v
+
+
 def _truncation_line(tr: dict | None) -> str:
     if not tr:
         return "  truncation: not assessed"

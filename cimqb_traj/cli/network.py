@@ -40,7 +40,7 @@ from ..errors import ResourceError
 from ..params import BatteryParams
 from ..results import atomic_path
 from .common import (EPILOG, EXIT_INTERRUPTED, EXIT_OK, UsageError, _dflt, _output_args, _real,
-                     _trunc_tol, _trunc_tol_arg, add_param, unit_help)
+                     _trunc_tol, _trunc_tol_arg, add_param, number_list, unit_help)
 
 METHODS = ("positive-p", "wigner", "homodyne")
 #: largest N of --method homodyne (a Fock space per spin)
@@ -110,16 +110,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------------------
 # input
-
-
-def _list(text: str, opt: str) -> list:
-    try:
-        v = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UsageError(f"{opt}: not a comma-separated list of numbers: {text!r}") from None
-    if not v or not all(math.isfinite(x) and x >= 0 for x in v):
-        raise UsageError(f"{opt}: needs finite numbers >= 0, got {text!r}")
-    return v
 
 
 def _nonneg(opt: str, v: float) -> float:
@@ -202,8 +192,8 @@ def _check(a):
         raise UsageError(f"--reference-energy: must be finite, got {a.reference_energy:g}")
     sampler = _sampler(a.method, N)
     a.n_jobs = resources.check_jobs(_DEFAULTS["n_jobs"] if a.n_jobs is None else a.n_jobs)
-    scan_eta = _list(a.scan_eta, "--scan-eta") if a.scan_eta else []
-    scan_r = _list(a.scan_F_ratio, "--scan-F-ratio") if a.scan_F_ratio else []
+    scan_eta = number_list(a.scan_eta, "--scan-eta", nonneg=True) if a.scan_eta else []
+    scan_r = number_list(a.scan_F_ratio, "--scan-F-ratio", nonneg=True) if a.scan_F_ratio else []
     d = BatteryParams()
     params = BatteryParams(kappa=a.kappa, gamma_s=a.gamma_s, gamma_p=a.gamma_p, delta=a.delta, eps=a.eps,
                            t_ramp=a.t_ramp, F=d.F if a.F is None else a.F, Ns=a.ns or d.Ns, Np=a.np or d.Np)

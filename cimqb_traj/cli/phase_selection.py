@@ -15,7 +15,6 @@ largest moving bases and the lab output sizes; null for the other methods and fo
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 import numpy as np
@@ -25,7 +24,8 @@ from ..params import BatteryParams
 from ..results import atomic_path
 from ..truncation import TRUNC_TOL, check_tol
 from .common import (_TIMES, EPILOG, EXIT_INTERRUPTED, EXIT_OK, UsageError, _dflt, _dump, _methods, _output_args,
-                     _print_json, _real, _time_arg, _trunc_tol_arg, add_param, param_default, param_help)
+                     _print_json, _real, _time_arg, _trunc_tol_arg, add_param, number_list, param_default,
+                     param_help)
 
 SAMPLED = ("homodyne", "wigner", "positive-p")
 FOCK = ("exact", "homodyne")  # the methods that integrate in a Fock space (--ns, --np, --trunc-tol)
@@ -91,16 +91,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _floats(text: str, name: str) -> list:
-    try:
-        v = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UsageError(f"{name}: not a comma-separated list of numbers: {text!r}") from None
-    if not v or not all(math.isfinite(x) for x in v):
-        raise UsageError(f"{name}: needs finite numbers, got {text!r}")
-    return v
-
-
 def _check(a, methods) -> None:
     for dest, applies in _APPLIES.items():
         if getattr(a, dest) is not None and not any(m in applies for m in methods):
@@ -114,8 +104,8 @@ def run(a) -> int:
     """Run ``phase-selection`` from the parsed arguments ``a``; returns the exit code."""
     from ..spin import METHODS, phase_selection
 
-    eps = _floats(a.eps, "--eps")
-    Fs = _floats(a.F, "--F")
+    eps = number_list(a.eps, "--eps")
+    Fs = number_list(a.F, "--F")
     methods = _methods(a.method, METHODS)
     _check(a, methods)
     if any(m in SAMPLED for m in methods) and a.ntraj < 2:
